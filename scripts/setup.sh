@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Prepare this machine to run the project: Debian packages, the project venv (.venv) with the
+# pinned Python set, ansible-test's offline pip bootstrap, and a check that the collections
+# Ansible resolves match requirements.yml. Safe to run again: each step checks before it acts.
+# Used by `make lab`, `make test` and .ci/run; nothing here needs to be done by hand.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*"; }
+
+# --- Debian packages -------------------------------------------------------------------------
+# podman + runc run the lab hosts and Molecule platforms; debootstrap builds their image;
+# make runs the entry points.
+debian_packages=(podman runc debootstrap make git)
+missing=()
+for package in "${debian_packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$package")
+  fi
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    say "missing Debian packages: ${missing[*]}"
+    say "install them as root:  apt-get update && apt-get install -y ${missing[*]}"
+    exit 1
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --- Project venv ------------------------------------------------------------------------------
+python="${INFERENCE_PLATFORM_PYTHON:-python3.11}"
+if ! command -v "$python" >/dev/null; then
+  say "$python not found: the project needs Python 3.11 (set INFERENCE_PLATFORM_PYTHON to its path)"
+  exit 1
+fi
+stamp=.venv/.requirements.sha256
+wanted=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [[ ! -x .venv/bin/python || ! -f $stamp || $(cat "$stamp") != "$wanted" ]]; then
+  say "creating .venv from requirements.txt"
+  rm -rf .venv
+  "$python" -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+  echo "$wanted" > "$stamp"
+fi
+
+# --- ansible-test offline pip bootstrap ---------------------------------------------------------
+# ansible-test downloads a get-pip script into its cache; this machine cannot reach that host, so
+# the project's own equivalent goes into the cache under the name ansible-test looks for.
+pip_version=$(.venv/bin/python - <<'PY'
+import pathlib, re, ansible_test
+source = pathlib.Path(ansible_test.__file__).parent / "_internal" / "python_requirements.py"
+print(re.search(r"pip='([0-9.]+)'", source.read_text()).group(1))
+PY
+)
+cache_file="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+if ! cmp -s scripts/ansible_test_pip_bootstrap.py "$cache_file" 2>/dev/null; then
+  mkdir -p "$(dirname "$cache_file")"
+  cp scripts/ansible_test_pip_bootstrap.py "$cache_file"
+  say "installed the offline pip bootstrap for ansible-test at $cache_file"
+fi
+
+# --- Collections ---------------------------------------------------------------------------------
+if [[ ${INFERENCE_PLATFORM_COLLECTIONS:-bundled} == galaxy ]]; then
+  .venv/bin/ansible-galaxy collection install -r requirements.yml -p "$HOME/.ansible/collections"
+fi
+.venv/bin/python scripts/check-collections.py
+say "ready (.venv: $(.venv/bin/ansible --version | sed -n 1p))"
