@@ -20,7 +20,7 @@ def test_hosts_block_is_written_once(host):
     hosts_file = host.file("/etc/hosts")
     assert hosts_file.mode == 0o644
     assert hosts_file.content_string.count("# BEGIN inference-platform nodes of inference") == 1
-    assert "127.0.0.1\tlocalhost" in hosts_file.content_string
+    assert "127.0.0.1 localhost" in hosts_file.content_string
 
 
 def test_identity_is_recorded_as_a_local_fact(host):

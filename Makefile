@@ -1,0 +1,24 @@
+# Entry points. Each target prepares this machine first (scripts/setup.sh: Debian packages, the
+# project venv, offline ansible-test bootstrap), so a fresh clone needs nothing installed by hand.
+SHELL := /bin/bash
+VENV_BIN := $(CURDIR)/.venv/bin
+PLAYBOOK := $(VENV_BIN)/ansible-playbook
+
+.PHONY: setup lab lab-down test
+
+setup:
+	scripts/setup.sh
+
+# The main job on the local lab: start the lab hosts, then run site.yml against them as far as
+# the lab can go; the last lines say which stages ran and where the run stopped and why.
+lab: setup
+	$(PLAYBOOK) playbooks/lab.yml
+	$(PLAYBOOK) -i inventories/lab playbooks/site.yml
+
+# Remove the lab hosts, network and inventory (the image stays cached).
+lab-down: setup
+	$(PLAYBOOK) playbooks/lab_down.yml
+
+# Every test gate in order, stopping at the first red, with a summary line per gate.
+test: setup
+	scripts/test.sh

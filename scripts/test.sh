@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The project's whole test suite (`make test`): every gate in order, stopping at the first red,
+# then one summary line per gate. Layers: static (ansible-lint, yamllint, ruff, syntax,
+# ansible-test sanity), units/render/real servers (pytest), lab hosts (Molecule).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+export VIRTUAL_ENV="$PWD/.venv"
+export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
+
+gates=()
+results=()
+seconds=()
+
+run_gate() { # name, command...
+  local name=$1 started status
+  shift
+  printf '\n=== gate %s: %s\n' "$name" "$*"
+  started=$(date +%s)
+  "$@"
+  status=$?
+  gates+=("$name")
+  seconds+=($(($(date +%s) - started)))
+  if ((status == 0)); then results+=(passed); else results+=("FAILED (exit $status)"); fi
+  return $status
+}
+
+syntax_check_playbooks() {
+  local playbook status=0
+  for playbook in playbooks/*.yml; do
+    ansible-playbook --syntax-check -i inventories/lab "$playbook" >/dev/null || { echo "syntax error: $playbook"; status=1; }
+  done
+  ((status == 0)) && echo "syntax: $(ls playbooks/*.yml | wc -l) playbooks parse"
+  return $status
+}
+
+collection_sanity() {
+  (cd collections/ansible_collections/inference/platform &&
+    ansible-test sanity --python 3.11 --local --color no)
+}
+
+molecule_scenarios() {
+  local scenario status=0
+  # Molecule platforms run the lab image; build it (cached) and podman's settings first.
+  ansible-playbook playbooks/lab.yml -e lab_state=image || return 1
+  for scenario in molecule/*/molecule.yml; do
+    scenario=$(basename "$(dirname "$scenario")")
+    echo "--- molecule scenario $scenario"
+    molecule test -s "$scenario" || { echo "molecule scenario $scenario FAILED"; status=1; break; }
+  done
+  return $status
+}
+
+summary() {
+  local index passed=0 failed=0
+  printf '\n=== summary\n'
+  for index in "${!gates[@]}"; do
+    printf 'gate %-16s %s (%ss)\n' "${gates[$index]}" "${results[$index]}" "${seconds[$index]}"
+    if [[ ${results[$index]} == passed ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  done
+  for name in "${all_gates[@]:${#gates[@]}}"; do printf 'gate %-16s not run\n' "$name"; done
+  printf 'gates: %d passed, %d failed\n' "$passed" "$failed"
+  ((failed == 0))
+}
+
+all_gates=(ansible-lint yamllint ruff syntax sanity pytest molecule)
+run_gate ansible-lint ansible-lint &&
+  run_gate yamllint yamllint --strict . &&
+  run_gate ruff ruff check . &&
+  run_gate syntax syntax_check_playbooks &&
+  run_gate sanity collection_sanity &&
+  run_gate pytest pytest &&
+  run_gate molecule molecule_scenarios
+summary
