@@ -1,0 +1,193 @@
+"""Render the platform for every example inventory once per session (in parallel) and share it.
+
+Fixtures:
+``renders``        dict inventory name -> Render (render dir, playbook result) of the first run.
+``rerun``          Render of a second run of the onprem inventory into the same directory.
+``removed``        Render of the hetzner inventory with one model removed, run over a copy of its output.
+``bad_model_run``  CompletedProcess of a render with an invalid model entry (must fail at the door).
+
+Everything the tests read comes from the project's own clone (tests/fixtures/reference).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = ROOT / "tests" / "fixtures" / "reference"
+INVENTORIES = ("lab", "onprem", "hetzner")
+ROLES = ("gpu_operator", "vllm", "litellm", "keda", "monitoring")
+ARGOCD = {
+    "enabled": True,
+    "repo_url": "https://git.example.internal/platform/gitops.git",
+    "revision": "main",
+    "path": "clusters/lab",
+    "namespace": "argocd",
+    "project": "default",
+}
+
+
+@dataclass
+class Render:
+    inventory: str
+    directory: Path
+    returncode: int
+    stdout: str
+    stderr: str
+    objects: list[dict] = field(default_factory=list)
+    values: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def recap(self) -> dict[str, int]:
+        match = re.search(r"localhost\s*:\s*(.*)", self.stdout.split("PLAY RECAP")[-1])
+        assert match, f"no PLAY RECAP in the output of {self.inventory}:\n{self.stdout[-3000:]}\n{self.stderr[-3000:]}"
+        return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
+
+
+def _command(inventory: str, directory: Path, extra: list[str]) -> list[str]:
+    return [
+        "ansible-playbook",
+        str(ROOT / "playbooks" / "platform.yml"),
+        "-i",
+        str(ROOT / "inventories" / inventory),
+        "-e",
+        "platform_delivery=render",
+        "-e",
+        f"platform_render_dir={directory}",
+        *extra,
+    ]
+
+
+def _environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "HF_TOKEN": "",
+            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
+        }
+    )
+    bindir = str(Path(os.sys.executable).parent)
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def _run_parallel(jobs: dict[str, tuple[list[str], Path]]) -> dict[str, subprocess.CompletedProcess]:
+    env = _environment()
+    started = {
+        name: subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for name, (cmd, _) in jobs.items()
+    }
+    results = {}
+    for name, process in started.items():
+        out, err = process.communicate(timeout=600)
+        results[name] = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    return results
+
+
+def load_render(inventory: str, directory: Path, result: subprocess.CompletedProcess) -> Render:
+    render = Render(inventory, directory, result.returncode, result.stdout, result.stderr)
+    if result.returncode != 0:
+        return render
+    for path in sorted(directory.rglob("*.yaml")):
+        relative = path.relative_to(directory)
+        if relative.parts[1] == "helm":
+            render.values[f"{relative.parts[0]}/{path.name.removesuffix('.values.yaml')}"] = yaml.safe_load(
+                path.read_text()
+            )
+            continue
+        for document in yaml.safe_load_all(path.read_text()):
+            if document:
+                document["__file__"] = str(relative)
+                render.objects.append(document)
+    return render
+
+
+@pytest.fixture(scope="session")
+def render_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("render")
+
+
+@pytest.fixture(scope="session")
+def renders(render_root) -> dict[str, Render]:
+    argocd_vars = render_root / "argocd.json"
+    argocd_vars.write_text(json.dumps({f"{role}_argocd": ARGOCD for role in ROLES}))
+    jobs = {}
+    for inventory in INVENTORIES:
+        extra = ["-e", f"@{argocd_vars}"] if inventory == "lab" else []
+        jobs[inventory] = (_command(inventory, render_root / inventory, extra), render_root / inventory)
+    results = _run_parallel(jobs)
+    return {name: load_render(name, jobs[name][1], results[name]) for name in INVENTORIES}
+
+
+@pytest.fixture(scope="session")
+def second_round(renders, render_root) -> dict[str, subprocess.CompletedProcess]:
+    """Second round, in parallel: onprem again (idempotence), hetzner minus a model, an invalid model."""
+    assert renders["hetzner"].returncode == 0, renders["hetzner"].stderr[-3000:]
+    hetzner_models = yaml.safe_load((ROOT / "inventories/hetzner/group_vars/all/60_models.yml").read_text())
+    kept = [model for model in hetzner_models["inference_models"] if model["name"] != "llama31-8b-awq"]
+    assert len(kept) == len(hetzner_models["inference_models"]) - 1, "the hetzner example lost llama31-8b-awq"
+    tenants = [
+        {**tenant, "models": [m for m in tenant["models"] if m != "llama31-8b-awq"]}
+        for tenant in hetzner_models["inference_tenants"]
+    ]
+    removal_vars = render_root / "removal.json"
+    removal_vars.write_text(json.dumps({"inference_models": kept, "inference_tenants": tenants}))
+    removed_dir = render_root / "hetzner-removed"
+    shutil.copytree(render_root / "hetzner", removed_dir)
+
+    lab_models = yaml.safe_load((ROOT / "inventories/lab/group_vars/all/60_models.yml").read_text())
+    bad = [{**lab_models["inference_models"][0], "gpus": 3, "tensor_parallel": 2}]
+    bad_vars = render_root / "bad.json"
+    bad_vars.write_text(json.dumps({"inference_models": bad}))
+
+    jobs = {
+        "rerun": (_command("onprem", render_root / "onprem", []), render_root / "onprem"),
+        "removed": (_command("hetzner", removed_dir, ["-e", f"@{removal_vars}"]), removed_dir),
+        "bad": (_command("lab", render_root / "bad", ["-e", f"@{bad_vars}"]), render_root / "bad"),
+    }
+    results = _run_parallel(jobs)
+    results["removed_dir"] = removed_dir
+    return results
+
+
+@pytest.fixture(scope="session")
+def rerun(second_round, render_root) -> Render:
+    return load_render("onprem", render_root / "onprem", second_round["rerun"])
+
+
+@pytest.fixture(scope="session")
+def removed(second_round) -> Render:
+    return load_render("hetzner", second_round["removed_dir"], second_round["removed"])
+
+
+@pytest.fixture(scope="session")
+def bad_model_run(second_round) -> subprocess.CompletedProcess:
+    return second_round["bad"]
+
+
+@pytest.fixture(scope="session")
+def kubernetes_version() -> str:
+    """The Kubernetes minor the cluster stage installs (group_vars/all/versions.yml), as x.y.0."""
+    versions = yaml.safe_load((ROOT / "group_vars/all/versions.yml").read_text())
+    distribution = yaml.safe_load((ROOT / "group_vars/all/main.yml").read_text())["cluster_distribution"]
+    pinned = versions["k3s_version"] if distribution == "k3s" else versions["kubeadm_kubernetes_version"]
+    match = re.match(r"v?(\d+)\.(\d+)\.", pinned)
+    assert match, f"cannot read a Kubernetes version from {pinned!r}"
+    return f"{match.group(1)}.{match.group(2)}.0"
+
+
+def model_entries(inventory: str) -> list[dict]:
+    path = ROOT / "inventories" / inventory / "group_vars/all/60_models.yml"
+    return yaml.safe_load(path.read_text())["inference_models"]

@@ -1,0 +1,482 @@
+"""Render the platform for each example inventory and prove the output is valid and safe."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from functools import cache
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from conftest import INVENTORIES, REFERENCE, ROLES, ROOT, model_entries
+
+# Custom resources: kind -> (CRD file, apiVersion) under tests/fixtures/reference/crds.
+CRDS = {
+    "ScaledObject": ("keda/keda.sh_scaledobjects.yaml", "keda.sh/v1alpha1"),
+    "ServiceMonitor": ("prometheus-operator/monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com/v1"),
+    "PrometheusRule": ("prometheus-operator/monitoring.coreos.com_prometheusrules.yaml", "monitoring.coreos.com/v1"),
+    "HelmChart": ("k3s-helm-controller/helm.cattle.io_helmcharts.yaml", "helm.cattle.io/v1"),
+    "HelmChartConfig": ("k3s-helm-controller/helm.cattle.io_helmchartconfigs.yaml", "helm.cattle.io/v1"),
+    "Application": ("argo-cd/application-crd.v3.5.1.yaml", "argoproj.io/v1alpha1"),
+    "ClusterPolicy": ("gpu-operator/nvidia.com_clusterpolicies.yaml", "nvidia.com/v1"),
+}
+# Chart default values: component/release -> values file.
+CHART_DEFAULTS = {
+    "gpu_operator/gpu-operator": "gpu-operator/values.yaml",
+    "keda/keda": "keda/values.yaml",
+    "monitoring/kube-prometheus-stack": "kube-prometheus-stack/values.yaml",
+}
+# Documented free-form maps in those charts (their defaults are {} or examples, any key is valid):
+# paths below which the key check stops.
+FREE_FORM = {
+    "prometheus.prometheusSpec.storageSpec",  # Prometheus Operator StorageSpec (volumeClaimTemplate, emptyDir)
+}
+INFERENCE_NAMESPACES = {"inference", "inference-gateway"}
+GPU = "nvidia.com/gpu"
+
+
+def pod_spec(obj: dict) -> dict | None:
+    if obj["kind"] in {"Deployment", "StatefulSet", "DaemonSet", "Job"}:
+        return obj["spec"]["template"]["spec"]
+    return None
+
+
+def clean(obj: dict) -> dict:
+    return {key: value for key, value in obj.items() if key != "__file__"}
+
+
+def go_patterns(node):
+    """CRDs carry Go regexps; Python accepts an inline flag such as (?i) only at the start."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str) and "(?i)" in value[1:]:
+                node[key] = "(?i)" + value.replace("(?i)", "")
+            else:
+                go_patterns(value)
+    elif isinstance(node, list):
+        for item in node:
+            go_patterns(item)
+    return node
+
+
+@cache
+def crd_schema(kind: str) -> dict:
+    path, api_version = CRDS[kind]
+    crd = yaml.safe_load((REFERENCE / "crds" / path).read_text())
+    group = crd["spec"]["group"]
+    for version in crd["spec"]["versions"]:
+        if f"{group}/{version['name']}" == api_version:
+            return go_patterns(version["schema"]["openAPIV3Schema"])
+    raise AssertionError(f"{api_version} not served by {path}")
+
+
+def all_images(value) -> list[str]:
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "image" and isinstance(item, str):
+                found.append(item)
+            else:
+                found.extend(all_images(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(all_images(item))
+    return found
+
+
+def unknown_keys(values, defaults, path="") -> list[str]:
+    """Keys of `values` that the chart's default values do not have (recursively, maps only)."""
+    if path in FREE_FORM or not isinstance(values, dict):
+        return []
+    if not isinstance(defaults, dict):
+        return [f"{path} (the chart's default is {type(defaults).__name__}, not a map)"]
+    problems = []
+    for key, value in values.items():
+        child = f"{path}.{key}" if path else key
+        if key not in defaults:
+            problems.append(child)
+        elif isinstance(value, dict):
+            if not defaults[key] and child not in FREE_FORM:
+                problems.append(f"{child} (an empty map in the chart: add it to FREE_FORM if documented free-form)")
+            else:
+                problems.extend(unknown_keys(value, defaults[key], child))
+    return problems
+
+
+@pytest.fixture(scope="module", params=INVENTORIES)
+def render(request, renders):
+    result = renders[request.param]
+    assert result.returncode == 0, (
+        f"render of {request.param} failed:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
+    )
+    return result
+
+
+# --- the run itself -----------------------------------------------------------------------------
+
+
+def test_render_writes_every_component(render):
+    components = {path.name for path in render.directory.iterdir() if path.is_dir()}
+    assert components == set(ROLES)
+    assert render.recap["failed"] == 0
+
+
+def test_second_render_changes_nothing(rerun):
+    assert rerun.returncode == 0, rerun.stdout[-3000:]
+    assert rerun.recap["changed"] == 0, "a second render with the same inventory changed files"
+
+
+def test_removing_a_model_removes_its_files(renders, removed):
+    assert removed.returncode == 0, removed.stdout[-3000:]
+    before = {
+        str(p.relative_to(renders["hetzner"].directory)) for p in renders["hetzner"].directory.rglob("*") if p.is_file()
+    }
+    after = {str(p.relative_to(removed.directory)) for p in removed.directory.rglob("*") if p.is_file()}
+    gone = before - after
+    assert gone == {"vllm/manifests/model-llama31-8b-awq.yaml", "keda/manifests/model-llama31-8b-awq.yaml"}
+    assert "vllm/manifests/model-qwen25-7b.yaml" in after
+    names = {(o["kind"], o["metadata"]["name"]) for o in removed.objects}
+    assert ("Deployment", "llama31-8b-awq") not in names
+    assert ("Deployment", "qwen25-7b") in names
+    config = next(o for o in removed.objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "litellm-config")
+    routes = [r["model_name"] for r in yaml.safe_load(config["data"]["config.yaml"])["model_list"]]
+    assert routes == ["qwen25-7b"]
+
+
+def test_invalid_model_fails_before_anything_is_written(bad_model_run, render_root):
+    assert bad_model_run.returncode != 0
+    assert "gpus a multiple of" in bad_model_run.stdout
+    assert not (render_root / "bad" / "vllm").exists()
+
+
+# --- schema validation ----------------------------------------------------------------------------
+
+
+def test_core_objects_validate_against_kubernetes(render, kubernetes_version):
+    checked = 0
+    for obj in render.objects:
+        if obj["kind"] in CRDS:
+            continue
+        try:
+            kubernetes_validate.validate(clean(obj), kubernetes_version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(
+                f"{obj['__file__']}: {obj['kind']}/{obj['metadata']['name']}: {error.message} at {list(error.path)}"
+            )
+        except kubernetes_validate.SchemaNotFoundError:
+            pytest.fail(f"{obj['__file__']}: {obj['apiVersion']} {obj['kind']} is neither core nor a known CRD")
+        checked += 1
+    assert checked > 10
+
+
+def test_custom_resources_validate_against_their_crds(render):
+    kinds = set()
+    for obj in render.objects:
+        if obj["kind"] not in CRDS:
+            continue
+        assert obj["apiVersion"] == CRDS[obj["kind"]][1], obj["__file__"]
+        try:
+            jsonschema.validate(clean(obj), crd_schema(obj["kind"]))
+        except jsonschema.ValidationError as error:
+            pytest.fail(
+                f"{obj['__file__']}: {obj['kind']}/{obj['metadata']['name']}: {error.message} at {list(error.path)}"
+            )
+        kinds.add(obj["kind"])
+    assert {"ServiceMonitor", "PrometheusRule", "HelmChart"} <= kinds
+    if render.inventory == "lab":
+        assert "Application" in kinds
+
+
+def test_crd_validation_catches_mistakes():
+    """The CRD schemas really constrain: a wrong type and a missing required field fail."""
+    scaled = {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {"name": "x"},
+        "spec": {"scaleTargetRef": {"name": "x"}, "triggers": [], "minReplicaCount": "one"},
+    }
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(scaled, crd_schema("ScaledObject"))
+    monitor = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {"name": "x"},
+        "spec": {},
+    }
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(monitor, crd_schema("ServiceMonitor"))
+
+
+def test_gpu_operator_values_fit_the_clusterpolicy(render):
+    """The chart copies these value sections into the ClusterPolicy spec; check them against its CRD."""
+    values = render.values["gpu_operator/gpu-operator"]
+    spec = {}
+    for section in ("driver", "toolkit", "devicePlugin", "dcgmExporter", "migManager", "mig"):
+        if section in values:
+            part = copy.deepcopy(values[section])
+            if isinstance(part.get("config"), dict):
+                part["config"] = {k: v for k, v in part["config"].items() if k in {"name", "default"}}
+            spec[section] = part
+    spec.setdefault("daemonsets", {})
+    spec.setdefault("operator", {})
+    policy = {
+        "apiVersion": "nvidia.com/v1",
+        "kind": "ClusterPolicy",
+        "metadata": {"name": "cluster-policy"},
+        "spec": spec,
+    }
+    schema = copy.deepcopy(crd_schema("ClusterPolicy"))
+    schema["properties"]["spec"].pop("required", None)
+    jsonschema.validate(policy, schema)
+
+
+def test_gpu_operator_values_follow_driver_strategy_and_distribution(render):
+    values = render.values["gpu_operator/gpu-operator"]
+    assert values["driver"]["enabled"] is True  # every example leaves nvidia_driver_strategy: operator
+    assert values["nfd"]["enabled"] is True
+    env = {item["name"]: item["value"] for item in values["toolkit"].get("env", [])}
+    assert env["CONTAINERD_SOCKET"] == "/run/k3s/containerd/containerd.sock"
+    assert env["CONTAINERD_CONFIG"].startswith("/var/lib/rancher/k3s/agent/etc/containerd/")
+
+
+# --- Helm values ---------------------------------------------------------------------------------
+
+
+def test_helm_values_use_only_keys_the_charts_know(render):
+    assert set(render.values) == set(CHART_DEFAULTS)
+    for name, values in render.values.items():
+        defaults = yaml.safe_load((REFERENCE / "values" / CHART_DEFAULTS[name]).read_text())
+        assert unknown_keys(values, defaults) == [], f"{name}: keys the chart does not have"
+
+
+def test_key_check_catches_a_misspelled_key():
+    defaults = yaml.safe_load((REFERENCE / "values/gpu-operator/values.yaml").read_text())
+    assert unknown_keys({"toolkit": {"enabled": True}}, defaults) == []
+    assert unknown_keys({"toolkit": {"enviroment": []}}, defaults) == ["toolkit.enviroment"]
+    assert unknown_keys({"drivers": {"enabled": False}}, defaults) == ["drivers"]
+
+
+# --- policy --------------------------------------------------------------------------------------
+
+
+def test_gpu_workloads_have_probes_limits_and_a_pdb(render):
+    gpu_workloads = 0
+    pdbs = [o for o in render.objects if o["kind"] == "PodDisruptionBudget"]
+    for obj in render.objects:
+        spec = pod_spec(obj)
+        if spec is None:
+            continue
+        gpu_containers = [c for c in spec["containers"] if GPU in c.get("resources", {}).get("limits", {})]
+        if not gpu_containers:
+            continue
+        gpu_workloads += 1
+        name = f"{obj['kind']}/{obj['metadata']['name']}"
+        for container in gpu_containers:
+            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+                assert probe in container, f"{name}: {container['name']} has no {probe}"
+            limits = container["resources"]["limits"]
+            assert "memory" in limits, f"{name}: no memory limit"
+            assert container["resources"]["requests"][GPU] == limits[GPU]
+            startup = container["startupProbe"]
+            assert startup["periodSeconds"] * startup["failureThreshold"] >= 600, (
+                f"{name}: startup probe too short for a model load"
+            )
+        assert spec.get("nodeSelector") and spec.get("tolerations"), f"{name}: no GPU nodeSelector/tolerations"
+        assert spec["securityContext"].get("runAsNonRoot") is True, f"{name}: runs as root"
+        labels = obj["spec"]["template"]["metadata"]["labels"]
+        matching = [
+            p
+            for p in pdbs
+            if p["metadata"]["namespace"] == obj["metadata"]["namespace"]
+            and all(labels.get(k) == v for k, v in p["spec"]["selector"]["matchLabels"].items())
+        ]
+        assert matching, f"{name}: no PodDisruptionBudget selects it"
+        assert obj["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}, name
+    assert gpu_workloads == len(model_entries(render.inventory))
+
+
+def test_every_inference_namespace_denies_by_default(render):
+    namespaces = {o["metadata"]["name"] for o in render.objects if o["kind"] == "Namespace"}
+    assert namespaces >= INFERENCE_NAMESPACES
+    for namespace in INFERENCE_NAMESPACES:
+        denies = [
+            o
+            for o in render.objects
+            if o["kind"] == "NetworkPolicy"
+            and o["metadata"]["namespace"] == namespace
+            and o["spec"]["podSelector"] == {}
+            and set(o["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+            and not o["spec"].get("ingress")
+            and not o["spec"].get("egress")
+        ]
+        assert denies, f"namespace {namespace} has no default-deny NetworkPolicy"
+
+
+def test_vllm_is_reachable_only_from_litellm_and_prometheus(render):
+    gateway_ns = next(
+        o["metadata"]["namespace"]
+        for o in render.objects
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == "litellm"
+    )
+    prometheus_ns = next(
+        o["spec"]["targetNamespace"]
+        for o in render.objects
+        if o["kind"] == "HelmChart" and o["spec"]["chart"] == "kube-prometheus-stack"
+    )
+    allowing = [
+        o
+        for o in render.objects
+        if o["kind"] == "NetworkPolicy" and o["metadata"]["namespace"] == "inference" and o["spec"].get("ingress")
+    ]
+    assert len(allowing) == 1
+    peers = allowing[0]["spec"]["ingress"][0]["from"]
+    assert {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for p in peers} == {
+        gateway_ns,
+        prometheus_ns,
+    }
+    assert allowing[0]["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "vllm"}
+    for service in (o for o in render.objects if o["kind"] == "Service"):
+        assert service["spec"]["type"] == "ClusterIP", (
+            f"Service {service['metadata']['name']} is exposed outside the cluster"
+        )
+    ingresses = [o for o in render.objects if o["kind"] == "Ingress"]
+    assert [i["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] for i in ingresses] == ["litellm"]
+
+
+def test_every_image_is_pinned(render):
+    images = all_images([clean(o) for o in render.objects])
+    assert images
+    for image in images:
+        assert re.search(r":[\w][\w.-]*$|@sha256:[0-9a-f]{64}$", image), f"image without a tag: {image}"
+        assert not image.endswith(":latest"), f"image on latest: {image}"
+    for name, values in render.values.items():
+        text = yaml.safe_dump(values)
+        assert not re.search(r"tag:\s*['\"]?latest", text), f"{name} pins an image to latest"
+
+
+def test_no_secret_is_rendered(render):
+    assert not [o for o in render.objects if o["kind"] == "Secret"]
+    for path in render.directory.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            assert not re.search(r"\bsk-[A-Za-z0-9]{20,}", text), f"{path}: looks like an API key"
+            assert "stringData" not in text, f"{path}: secret data"
+
+
+def test_ingress_uses_tls_and_the_distribution_class(render):
+    ingress = next(o for o in render.objects if o["kind"] == "Ingress")
+    assert ingress["spec"]["tls"] and ingress["spec"]["tls"][0]["secretName"]
+    assert ingress["spec"]["ingressClassName"] == "traefik"
+    timeouts = next(o for o in render.objects if o["kind"] == "HelmChartConfig")
+    transport = yaml.safe_load(timeouts["spec"]["valuesContent"])["ports"]["websecure"]["transport"][
+        "respondingTimeouts"
+    ]
+    assert int(transport["readTimeout"].rstrip("s")) >= 600
+
+
+# --- the model list drives everything ------------------------------------------------------------
+
+
+def test_each_model_has_its_objects_and_route(render):
+    by_kind: dict[str, set[str]] = {}
+    for obj in render.objects:
+        by_kind.setdefault(obj["kind"], set()).add(obj["metadata"]["name"])
+    config = next(o for o in render.objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "litellm-config")
+    routes = {r["model_name"]: r["litellm_params"] for r in yaml.safe_load(config["data"]["config.yaml"])["model_list"]}
+    models = model_entries(render.inventory)
+    assert set(routes) == {m["name"] for m in models}
+    for model in models:
+        name = model["name"]
+        for kind in ("Deployment", "Service", "PodDisruptionBudget", "ServiceMonitor"):
+            assert name in by_kind[kind], f"{name}: no {kind}"
+        assert f"{name}-model-cache" in by_kind["PersistentVolumeClaim"]
+        assert any(job.startswith(f"{name}-preload-") for job in by_kind["Job"])
+        assert routes[name]["api_base"] == f"http://{name}.inference.svc.cluster.local:8000/v1"
+        assert routes[name]["stream_timeout"] >= 600
+        deployment = next(o for o in render.objects if o["kind"] == "Deployment" and o["metadata"]["name"] == name)
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        args = container["args"]
+        assert args[args.index("--served-model-name") + 1] == name
+        assert args[args.index("--tensor-parallel-size") + 1] == str(model["tensor_parallel"])
+        assert args[args.index("--max-model-len") + 1] == str(model["max_model_len"])
+        assert "--enable-prefix-caching" in args and "--enable-chunked-prefill" in args
+        assert container["resources"]["limits"][GPU] == model["gpus"]
+        autoscaled = model["replicas"]["min"] != model["replicas"]["max"] or model["autoscale"]["scale_to_zero"]
+        assert (name in by_kind.get("ScaledObject", set())) == autoscaled
+        assert ("replicas" in deployment["spec"]) != autoscaled, (
+            f"{name}: replicas owned by both KEDA and the Deployment"
+        )
+
+
+def test_scaled_objects_follow_the_model_entries(render):
+    models = {m["name"]: m for m in model_entries(render.inventory)}
+    for scaled in (o for o in render.objects if o["kind"] == "ScaledObject"):
+        model = models[scaled["metadata"]["name"]]
+        spec = scaled["spec"]
+        assert spec["minReplicaCount"] == model["replicas"]["min"]
+        assert spec["maxReplicaCount"] == model["replicas"]["max"]
+        assert spec["cooldownPeriod"] == model["autoscale"]["cooldown_seconds"]
+        assert spec["fallback"]["replicas"] >= 1
+        if model["autoscale"]["scale_to_zero"]:
+            assert spec["idleReplicaCount"] == 0 < spec["minReplicaCount"]
+        else:
+            assert "idleReplicaCount" not in spec
+        queue = next(t for t in spec["triggers"] if t["name"] == "queue-depth")
+        assert f'model_name="{model["name"]}"' in queue["metadata"]["query"]
+        assert "vllm:num_requests_waiting" in queue["metadata"]["query"]
+        assert float(queue["metadata"]["threshold"]) == model["autoscale"]["queue_threshold"]
+        assert queue["metricType"] == "AverageValue"  # KEDA's fallback works only with AverageValue
+
+
+def test_tenants_become_litellm_teams(render):
+    tenants = yaml.safe_load((ROOT / "inventories" / render.inventory / "group_vars/all/60_models.yml").read_text())[
+        "inference_tenants"
+    ]
+    config = next(o for o in render.objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "litellm-tenants")
+    assert yaml.safe_load(config["data"]["tenants.json"]) == tenants
+    assert any(o["kind"] == "Job" and o["metadata"]["name"].startswith("litellm-tenants-") for o in render.objects)
+
+
+# --- metric names --------------------------------------------------------------------------------
+
+
+@cache
+def vllm_metric_names() -> set[str]:
+    names = set()
+    for line in (REFERENCE / "samples/vllm/vllm-metric-names.txt").read_text().splitlines():
+        if line.startswith("vllm:"):
+            name, kind = line.split()[:2]
+            names.add(name)
+            if kind == "counter":
+                names.add(name + "_total")
+            if kind == "histogram":
+                names.update({name + "_bucket", name + "_sum", name + "_count"})
+    return names
+
+
+def test_queries_use_real_vllm_metric_names(render):
+    text = "\n".join(
+        json.dumps(clean(o))
+        for o in render.objects
+        if o["kind"] in {"PrometheusRule", "ScaledObject"} or o["metadata"]["name"].startswith("dashboard-")
+    )
+    used = set(re.findall(r"vllm:[a-z0-9_]+", text))
+    assert {
+        "vllm:num_requests_waiting",
+        "vllm:kv_cache_usage_perc",
+        "vllm:time_to_first_token_seconds_bucket",
+        "vllm:inter_token_latency_seconds_bucket",
+    } <= used
+    assert used - vllm_metric_names() == set(), "names vLLM V1 does not export"
+
+
+# --- hygiene ---------------------------------------------------------------------------------------
+
+
+def test_render_reads_nothing_outside_the_clone():
+    for path in [*Path(__file__).parent.rglob("*.py"), *(ROOT / "roles").rglob("*.*")]:
+        assert "/work/" + "shared" not in path.read_text(errors="ignore"), path
