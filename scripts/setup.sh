@@ -10,8 +10,9 @@ say() { printf 'setup: %s\n' "$*"; }
 
 # --- Debian packages -------------------------------------------------------------------------
 # podman + runc run the lab hosts and Molecule platforms; debootstrap builds their image;
-# make runs the entry points.
-debian_packages=(podman runc debootstrap make git)
+# make runs the entry points; cmake and a C/C++ compiler build llama.cpp for the real-server
+# tests; prometheus ships promtool, which tests the alert rules.
+debian_packages=(podman runc debootstrap make git cmake gcc g++ prometheus)
 missing=()
 for package in "${debian_packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
@@ -43,6 +44,20 @@ if [[ ! -x .venv/bin/python || ! -f $stamp || $(cat "$stamp") != "$wanted" ]]; t
   "$python" -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
   echo "$wanted" > "$stamp"
+fi
+
+# --- Venv of the real servers the integration tests start -----------------------------------------
+# llama-cpp-python (pip builds llama.cpp from source: minutes on a cold machine, then pip's wheel
+# cache makes it instant) and LiteLLM run from their own venv, as they would from their own images:
+# LiteLLM pins openai 2.x while the collection's modules use openai 3.x from requirements.txt.
+servers_stamp=.venv-servers/.requirements.sha256
+servers_wanted=$(sha256sum requirements-servers.txt | cut -d' ' -f1)
+if [[ ! -x .venv-servers/bin/python || ! -f $servers_stamp || $(cat "$servers_stamp") != "$servers_wanted" ]]; then
+  say "creating .venv-servers from requirements-servers.txt (builds llama.cpp when pip has no cached wheel)"
+  rm -rf .venv-servers
+  "$python" -m venv .venv-servers
+  .venv-servers/bin/pip install --quiet --disable-pip-version-check -r requirements-servers.txt
+  echo "$servers_wanted" > "$servers_stamp"
 fi
 
 # --- ansible-test offline pip bootstrap ---------------------------------------------------------
