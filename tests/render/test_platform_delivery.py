@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import ROLES, ROOT, _run_parallel
+from render_support import ROLES, ROOT, _run_parallel
 
 HEADER = "# Rendered by the inference.platform demo role (platform_delivery=render) for cluster unit."
 NAMESPACE = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}

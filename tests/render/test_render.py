@@ -12,7 +12,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import INVENTORIES, REFERENCE, ROLES, ROOT, model_entries
+from render_support import INVENTORIES, REFERENCE, ROLES, ROOT, model_entries
 
 # Custom resources: kind -> (CRD file, apiVersion) under tests/fixtures/reference/crds.
 CRDS = {
