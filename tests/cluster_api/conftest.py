@@ -7,6 +7,7 @@
 ``k8s_api``            kubernetes.client.ApiClient for the admin kubeconfig.
 ``namespace``          (function scope) a fresh namespace, deleted afterwards.
 ``keda_crd``           the KEDA ScaledObject CRD (tests/fixtures/reference/crds/keda) applied and Established.
+``helm_bin_dir``       directory of the Helm CLI scripts/build-helm.sh built from its Go module.
 
 If the binaries are missing every test here fails, naming the build script to run.
 INFERENCE_PLATFORM_SKIP_CONTROL_PLANE=1 skips these tests instead, with that reason shown.
@@ -16,6 +17,7 @@ INFERENCE_PLATFORM_KUBERNETES_VERSION selects another built version than the one
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -38,6 +40,7 @@ VERSION_ENV = "INFERENCE_PLATFORM_KUBERNETES_VERSION"
 HERE = Path(__file__).resolve().parent
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "reference" / "crds" / "keda"
 KEDA_CRD = FIXTURES / "keda.sh_scaledobjects.yaml"
+HELM_BUILD_SCRIPT = REPO_ROOT / "scripts" / "build-helm.sh"
 
 _TIMINGS: dict[str, float] = {}
 
@@ -69,6 +72,23 @@ def control_plane_bin_dir() -> Path:
             f"no real control plane to test against: {', '.join(gone)} missing in {bin_dir}. "
             f"Build them (from Go modules, cached by version; ~30 min cold on 2 busy cores, ~1 s cached) with: "
             f"{command}  (or set {SKIP_ENV}=1 to skip these tests on purpose)",
+            pytrace=False,
+        )
+    return bin_dir
+
+
+@pytest.fixture(scope="session")
+def helm_bin_dir() -> Path:
+    """Directory of the Helm CLI scripts/build-helm.sh built (helm_version of versions.yml)."""
+    completed = subprocess.run(
+        [str(HELM_BUILD_SCRIPT), "--print-dir"], capture_output=True, text=True, check=True, timeout=30
+    )
+    bin_dir = Path(completed.stdout.strip())
+    if not (bin_dir / "helm").is_file():
+        pytest.fail(
+            f"no Helm CLI to apply the platform's charts with: {bin_dir / 'helm'} is missing. Build it (from its Go "
+            f"module, cached by version; about 2 min) with: {HELM_BUILD_SCRIPT.relative_to(REPO_ROOT).as_posix()}  "
+            f"(or set {SKIP_ENV}=1 to skip these tests on purpose)",
             pytrace=False,
         )
     return bin_dir

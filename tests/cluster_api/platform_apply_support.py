@@ -1,0 +1,221 @@
+"""Helpers for test_platform_apply.py: stand-in chart archives, runs of playbooks/platform.yml, reading results.
+
+A module of its own name (every test directory has a conftest), imported by the test file only.
+
+STAND-IN CHARTS: no chart repository is reachable here, so the GPU Operator, KEDA and kube-prometheus-stack
+charts cannot be had. ``build_standin_charts`` packages, with the real ``helm package``, one archive per chart
+the platform roles install, named and versioned as the real one (``<chart>-<version>.tgz``, the version from
+group_vars/all/versions.yml) and holding ONLY the upstream CRDs that chart ships (copied from
+tests/fixtures/reference/crds, see ATTRIBUTION.md there) and no workload. They let the real helm install
+releases into the real kube-apiserver with the project's real values, and the project's own objects
+(ScaledObjects, PrometheusRules, ServiceMonitors, ClusterPolicy-dependent config) be validated by the real CRDs.
+They prove nothing about the real charts' templates or about values the real charts would reject.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CRD_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "reference" / "crds"
+VERSIONS_FILE = REPO_ROOT / "group_vars" / "all" / "versions.yml"
+VENV_BIN = Path(sys.executable).parent
+
+# chart name -> (versions.yml key of its pinned version, CRD fixture directories the real chart ships)
+STANDIN_CHARTS = {
+    "gpu-operator": ("gpu_operator_chart_version", ["gpu-operator", "node-feature-discovery"]),
+    "keda": ("keda_chart_version", ["keda"]),
+    "kube-prometheus-stack": ("monitoring_kube_prometheus_stack_chart_version", ["prometheus-operator"]),
+}
+STANDIN_NOTE = (
+    "STAND-IN chart built by tests/cluster_api/platform_apply_support.py: the upstream CRDs of this chart and no "
+    "workload. Not the real chart."
+)
+
+
+def pinned_versions() -> dict:
+    return yaml.safe_load(VERSIONS_FILE.read_text())
+
+
+def build_standin_charts(helm: Path, work_dir: Path) -> Path:
+    """Package one STAND-IN archive per chart into work_dir/charts and return that directory."""
+    versions = pinned_versions()
+    out = work_dir / "charts"
+    out.mkdir(parents=True, exist_ok=True)
+    for chart, (version_key, crd_dirs) in STANDIN_CHARTS.items():
+        version = str(versions[version_key])
+        source = work_dir / "chart-src" / chart
+        (source / "crds").mkdir(parents=True, exist_ok=True)
+        (source / "templates").mkdir(exist_ok=True)
+        (source / "Chart.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v2",
+                    "name": chart,
+                    "version": version,
+                    "appVersion": version,
+                    "description": STANDIN_NOTE,
+                    "annotations": {"inference.platform/stand-in": "true"},
+                }
+            )
+        )
+        for crd_dir in crd_dirs:
+            for crd in sorted((CRD_FIXTURES / crd_dir).glob("*.yaml")):
+                shutil.copy(crd, source / "crds" / crd.name)
+        (source / "templates" / "NOTES.txt").write_text(STANDIN_NOTE + "\n")
+        run_helm(helm, work_dir, ["package", str(source), "--destination", str(out)])
+        assert (out / f"{chart}-{version}.tgz").is_file(), f"helm package did not write {chart}-{version}.tgz"
+    return out
+
+
+def helm_env(work_dir: Path) -> dict[str, str]:
+    """Helm's config, cache and data under the test's work directory, never the user's."""
+    return {
+        "HELM_CONFIG_HOME": str(work_dir / "helm" / "config"),
+        "HELM_CACHE_HOME": str(work_dir / "helm" / "cache"),
+        "HELM_DATA_HOME": str(work_dir / "helm" / "data"),
+    }
+
+
+def run_helm(helm: Path, work_dir: Path, args: list[str], kubeconfig: Path | None = None) -> str:
+    env = {**os.environ, **helm_env(work_dir)}
+    if kubeconfig:
+        env["KUBECONFIG"] = str(kubeconfig)
+    completed = subprocess.run([str(helm), *args], env=env, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, f"helm {' '.join(args)}: rc={completed.returncode}\n{completed.stderr}"
+    return completed.stdout
+
+
+class PlatformRunner:
+    """Runs playbooks/platform.yml against the real API server, the way an operator runs it."""
+
+    def __init__(self, kubeconfig: Path, helm_bin_dir: Path, chart_dir: Path, work_dir: Path, inventory: str):
+        self.kubeconfig = kubeconfig
+        self.helm_bin_dir = helm_bin_dir
+        self.chart_dir = chart_dir
+        self.work_dir = work_dir
+        self.inventory = REPO_ROOT / "inventories" / inventory
+        self.runs = 0
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(helm_env(self.work_dir))
+        env.update(
+            ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"),
+            ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+            ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_DEPRECATION_WARNINGS="0",
+            ANSIBLE_LOCAL_TEMP=str(self.work_dir / "ansible-tmp"),
+            # The operator's way: kubernetes.core (k8s, k8s_info, helm) reads the kubeconfig from here.
+            K8S_AUTH_KUBECONFIG=str(self.kubeconfig),
+            KUBECONFIG=str(self.kubeconfig),
+            HF_TOKEN="",
+            PATH=os.pathsep.join([str(self.helm_bin_dir), str(VENV_BIN), env.get("PATH", "")]),
+        )
+        return env
+
+    def extra_vars(self, **overrides) -> Path:
+        self.runs += 1
+        data = {
+            "platform_delivery": "apply",
+            "platform_delivery_chart_dir": str(self.chart_dir),
+            # No kubelet here: nothing would ever become ready. Apply and move on; assert state instead.
+            "platform_delivery_wait": False,
+            "gpu_operator_wait_for_gpus": False,
+            "ansible_python_interpreter": sys.executable,
+            **overrides,
+        }
+        path = self.work_dir / f"extra-vars-{self.runs}.json"
+        path.write_text(json.dumps(data))
+        return path
+
+    def run(self, *args: str, playbook: str = "platform.yml", **overrides) -> PlaybookResult:
+        command = [
+            str(VENV_BIN / "ansible-playbook"),
+            str(REPO_ROOT / "playbooks" / playbook),
+            "-i",
+            str(self.inventory),
+            "-e",
+            f"@{self.extra_vars(**overrides)}",
+            *args,
+        ]
+        completed = subprocess.run(
+            command, cwd=REPO_ROOT, env=self.env(), capture_output=True, text=True, timeout=900
+        )
+        return PlaybookResult(completed)
+
+
+class PlaybookResult:
+    def __init__(self, completed: subprocess.CompletedProcess):
+        self.completed = completed
+        self.returncode = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+        try:
+            self.data = json.loads(completed.stdout)
+        except json.JSONDecodeError:
+            self.data = {}
+
+    def explain(self) -> str:
+        failed = [
+            f"{task} -> {json.dumps(result)[:1500]}"
+            for task, result in self.task_results()
+            if result.get("failed") or any(r.get("failed") for r in result.get("results", []))
+        ]
+        return (
+            f"rc={self.returncode}\nfailed tasks: {failed}\n"
+            f"stderr: {self.stderr[-3000:]}\nstdout: {self.stdout[-2000:]}"
+        )
+
+    @property
+    def stats(self) -> dict:
+        return self.data.get("stats", {}).get("localhost", {})
+
+    def task_results(self) -> list[tuple[str, dict]]:
+        return [
+            (task["task"]["name"], task["hosts"]["localhost"])
+            for play in self.data.get("plays", [])
+            for task in play["tasks"]
+            if "localhost" in task["hosts"]
+        ]
+
+    def changed_items(self) -> list[tuple[str, str]]:
+        """(task name, loop label or '') of every result that reported a change."""
+        changed = []
+        for name, result in self.task_results():
+            items = result.get("results")
+            if items:
+                changed += [(name, _label(item)) for item in items if item.get("changed")]
+            elif result.get("changed"):
+                changed.append((name, ""))
+        return changed
+
+
+def _label(item: dict) -> str:
+    label = item.get("_ansible_item_label", item.get("item", ""))
+    return label if isinstance(label, str) else json.dumps(label, sort_keys=True)
+
+
+def rendered_objects(render_dir: Path) -> list[dict]:
+    """Every Kubernetes object a render wrote under render_dir/<component>/manifests/."""
+    objects = []
+    for path in sorted(render_dir.glob("*/manifests/*.yaml")):
+        objects += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    return objects
+
+
+def rendered_helm_values(render_dir: Path) -> dict[str, dict]:
+    """{release: values} of every chart a render wrote (render_dir/<component>/helm/<release>.values.yaml)."""
+    return {
+        re.sub(r"\.values\.yaml$", "", path.name): yaml.safe_load(path.read_text()) or {}
+        for path in sorted(render_dir.glob("*/helm/*.values.yaml"))
+    }

@@ -1,0 +1,418 @@
+"""The platform stage's apply mode against a real kube-apiserver (issue 8).
+
+playbooks/platform.yml runs as an operator runs it (inventories/onprem, platform_delivery=apply, kubeconfig from
+K8S_AUTH_KUBECONFIG) against the control plane of conftest.py, with the real Helm CLI built from its Go module
+(scripts/build-helm.sh) installing STAND-IN chart archives (platform_apply_support.py: the upstream CRDs only) from
+platform_delivery_chart_dir, the air-gapped path. What the real API server accepted and reconciled is asserted;
+no pod runs here (no kubelet, no node), and the tests assert exactly that.
+
+Order matters: the module's tests share one cluster state (first apply, second apply, check mode, then a real
+change), so they run in file order.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+
+import pytest
+import yaml
+from control_plane import wait_for
+from platform_apply_support import (
+    CRD_FIXTURES,
+    STANDIN_CHARTS,
+    PlatformRunner,
+    build_standin_charts,
+    pinned_versions,
+    rendered_helm_values,
+    rendered_objects,
+    run_helm,
+)
+
+INVENTORY = "onprem"
+K3S_CRDS = sorted((CRD_FIXTURES / "k3s-helm-controller").glob("*.yaml"))
+PART_OF = "app.kubernetes.io/part-of=inference-platform"
+
+
+@pytest.fixture(scope="module")
+def work_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("platform-apply")
+
+
+@pytest.fixture(scope="module")
+def runner(control_plane, helm_bin_dir, work_dir, k8s_api) -> PlatformRunner:
+    # The onprem inventory runs k3s, whose own helm-controller serves helm.cattle.io (the litellm role writes a
+    # HelmChartConfig for k3s's Traefik). This API server is not k3s: install those upstream CRDs as k3s would.
+    apply_crds(k8s_api, K3S_CRDS)
+    charts = build_standin_charts(helm_bin_dir / "helm", work_dir)
+    return PlatformRunner(control_plane.kubeconfig, helm_bin_dir, charts, work_dir, INVENTORY)
+
+
+@pytest.fixture(scope="module")
+def inventory_vars(runner) -> dict:
+    """What the onprem inventory's localhost sees (cluster_name, inference_models, namespaces...)."""
+    result = runner.run(playbook="../tests/cluster_api/print_vars.yml")
+    assert result.returncode == 0, result.explain()
+    (debug,) = [r for name, r in result.task_results() if name == "Show the variables the platform uses"]
+    return debug["platform_vars"]
+
+
+@pytest.fixture(scope="module")
+def render(runner, work_dir) -> dict:
+    """The same inventory rendered to files: the objects and Helm values apply must have produced."""
+    render_dir = work_dir / "render"
+    result = runner.run(platform_delivery="render", platform_render_dir=str(render_dir))
+    assert result.returncode == 0, result.explain()
+    return {"objects": rendered_objects(render_dir), "values": rendered_helm_values(render_dir)}
+
+
+@pytest.fixture(scope="module")
+def first_apply(runner, render):
+    result = runner.run()
+    assert result.returncode == 0, result.explain()
+    return result
+
+
+def apply_crds(k8s_api, paths) -> None:
+    from kubernetes import client
+
+    ext = client.ApiextensionsV1Api(k8s_api)
+    names = []
+    for path in paths:
+        for manifest in yaml.safe_load_all(path.read_text()):
+            if manifest and manifest.get("kind") == "CustomResourceDefinition":
+                ext.create_custom_resource_definition(manifest)
+                names.append(manifest["metadata"]["name"])
+
+    def established() -> bool:
+        for name in names:
+            conditions = {c.type: c.status for c in ext.read_custom_resource_definition(name).status.conditions or []}
+            if conditions.get("Established") != "True":
+                return False
+        return True
+
+    wait_for(f"CRDs {names} Established", established, timeout=30)
+
+
+def _dynamic(k8s_api):
+    from kubernetes.dynamic import DynamicClient
+
+    return DynamicClient(k8s_api)
+
+
+def _get(dyn, obj: dict):
+    from kubernetes.dynamic.exceptions import NotFoundError
+
+    resource = dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+    meta = obj["metadata"]
+    try:
+        return resource.get(name=meta["name"], namespace=meta.get("namespace")).to_dict()
+    except NotFoundError:
+        return None
+
+
+def _key(obj: dict) -> str:
+    return f"{obj['kind']} {obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
+
+
+def _subset_mismatches(wanted, live, path="") -> list[str]:
+    """Where live (as stored by the API server, defaults added) differs from what was applied."""
+    if isinstance(wanted, dict):
+        if not isinstance(live, dict):
+            return [f"{path}: {live!r} is not a mapping"]
+        out = []
+        for key, value in wanted.items():
+            out += _subset_mismatches(value, live.get(key), f"{path}.{key}")
+        return out
+    if isinstance(wanted, list):
+        if not isinstance(live, list) or len(live) != len(wanted):
+            return [f"{path}: {len(wanted)} items applied, {live!r:.200} stored"]
+        out = []
+        for index, (w, v) in enumerate(zip(wanted, live, strict=True)):
+            out += _subset_mismatches(w, v, f"{path}[{index}]")
+        return out
+    if wanted != live and str(wanted) != str(live):
+        return [f"{path}: applied {wanted!r}, stored {live!r}"]
+    return []
+
+
+def _normalise_quantities(obj: dict) -> dict:
+    """The API server canonicalises resource quantities (1000m -> 1); compare in canonical form."""
+    obj = copy.deepcopy(obj)
+    from kubernetes.utils import parse_quantity
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("requests", "limits") and isinstance(value, dict):
+                    node[key] = {k: str(parse_quantity(v)) for k, v in value.items()}
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(obj)
+    return obj
+
+
+# --- first apply -------------------------------------------------------------------------------------
+
+
+def test_first_apply_stores_every_rendered_object(first_apply, render, k8s_api):
+    dyn = _dynamic(k8s_api)
+    objects = render["objects"]
+    assert len(objects) >= 20, f"the render produced only {len(objects)} objects"
+    missing, mismatched = [], {}
+    for obj in objects:
+        live = _get(dyn, obj)
+        if live is None:
+            missing.append(_key(obj))
+            continue
+        wanted = _normalise_quantities({k: v for k, v in obj.items() if k in ("metadata", "spec", "data", "rules")})
+        wanted.get("metadata", {}).pop("annotations", None)  # the API server adds its own; labels are compared
+        diff = _subset_mismatches(wanted, _normalise_quantities(live))
+        if diff:
+            mismatched[_key(obj)] = diff[:5]
+    assert not missing, f"rendered but not in the cluster after apply: {missing}"
+    assert not mismatched, f"stored differently from what render wrote: {json.dumps(mismatched, indent=1)}"
+    # apply and render are the same objects: nothing the platform labels exists beyond the render
+    kinds = {(o["apiVersion"], o["kind"]) for o in objects if o["kind"] != "Namespace"}
+    rendered_keys = {_key(o) for o in objects}
+    # PVCs the StatefulSet controller made from a rendered volumeClaimTemplate (<template>-<statefulset>-<n>)
+    claim_prefixes = [
+        f"PersistentVolumeClaim {o['metadata']['namespace']}/{t['metadata']['name']}-{o['metadata']['name']}-"
+        for o in objects
+        if o["kind"] == "StatefulSet"
+        for t in o["spec"].get("volumeClaimTemplates", [])
+    ]
+    extra = []
+    for api_version, kind in sorted(kinds):
+        resource = dyn.resources.get(api_version=api_version, kind=kind)
+        for item in resource.get(label_selector=PART_OF).items:
+            key = f"{kind} {item.metadata.namespace or ''}/{item.metadata.name}"
+            if key not in rendered_keys and not any(key.startswith(prefix) for prefix in claim_prefixes):
+                extra.append(key)
+    # The role-generated Secrets (LiteLLM keys, Grafana admin) are apply-only by design: never rendered.
+    assert [key for key in extra if not key.startswith("Secret ")] == []
+
+
+def test_charts_are_helm_releases_with_the_rendered_values(first_apply, render, runner, work_dir, helm_bin_dir):
+    releases = json.loads(
+        run_helm(helm_bin_dir / "helm", work_dir, ["list", "--all-namespaces", "--output", "json"], runner.kubeconfig)
+    )
+    by_name = {r["name"]: r for r in releases}
+    versions = pinned_versions()
+    assert set(by_name) == set(render["values"]), f"releases {sorted(by_name)} vs rendered {sorted(render['values'])}"
+    for release, values in render["values"].items():
+        entry = by_name[release]
+        assert entry["status"] == "deployed", entry
+        chart, _, version = entry["chart"].rpartition("-")
+        assert version == str(versions[STANDIN_CHARTS[chart][0]]), entry
+        stored = json.loads(
+            run_helm(
+                helm_bin_dir / "helm",
+                work_dir,
+                ["get", "values", release, "--namespace", entry["namespace"], "--output", "json"],
+                runner.kubeconfig,
+            )
+        )
+        assert stored == values, f"release {release}: helm stored other values than render wrote"
+
+
+def test_chart_crds_are_established_and_validate_the_platform_objects(first_apply, k8s_api):
+    from kubernetes import client
+
+    ext = client.ApiextensionsV1Api(k8s_api)
+    names = {crd.metadata.name: crd for crd in ext.list_custom_resource_definition().items}
+    for wanted in ("scaledobjects.keda.sh", "prometheusrules.monitoring.coreos.com",
+                   "servicemonitors.monitoring.coreos.com", "clusterpolicies.nvidia.com"):
+        assert wanted in names, f"{wanted} not installed by its chart"
+        conditions = {c.type: c.status for c in names[wanted].status.conditions or []}
+        assert conditions.get("Established") == "True", (wanted, conditions)
+
+
+def test_secrets_are_generated_once_and_never_printed(first_apply, inventory_vars, k8s_api):
+    from kubernetes import client
+
+    core = client.CoreV1Api(k8s_api)
+    secret = core.read_namespaced_secret(inventory_vars["litellm_secret_name"], inventory_vars["litellm_namespace"])
+    assert set(secret.data) >= {"master-key", "salt-key", "postgres-password"}
+    for value in secret.data.values():
+        plain = base64.b64decode(value).decode()
+        assert len(plain) >= 32
+        assert plain not in first_apply.stdout and plain not in first_apply.stderr
+
+
+def test_workloads_are_reconciled_but_no_pod_runs(first_apply, inventory_vars, k8s_api):
+    from kubernetes import client
+
+    apps = client.AppsV1Api(k8s_api)
+    namespace = inventory_vars["vllm_namespace"]
+    deployments = {d.metadata.name: d for d in apps.list_namespaced_deployment(namespace).items}
+    for model in inventory_vars["inference_models"]:
+        assert any(name.startswith(model["name"]) for name in deployments), (model["name"], sorted(deployments))
+    for deployment in deployments.values():
+        # Stored with the rendered template; never available: there is no node to run it.
+        assert not deployment.status.available_replicas, deployment.status
+    pods = client.CoreV1Api(k8s_api).list_namespaced_pod(namespace).items
+    assert all(pod.status.phase == "Pending" and not pod.spec.node_name for pod in pods), [
+        (p.metadata.name, p.status.phase, p.spec.node_name) for p in pods
+    ]
+
+
+# --- second apply: idempotence -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def second_apply(first_apply, runner):
+    result = runner.run()
+    assert result.returncode == 0, result.explain()
+    return result
+
+
+def test_second_apply_changes_nothing(second_apply):
+    assert second_apply.changed_items() == [], second_apply.changed_items()
+    assert second_apply.stats.get("changed") == 0, second_apply.stats
+
+
+def test_second_apply_keeps_the_generated_secrets(first_apply, second_apply, inventory_vars, k8s_api):
+    from kubernetes import client
+
+    core = client.CoreV1Api(k8s_api)
+    secret = core.read_namespaced_secret(inventory_vars["litellm_secret_name"], inventory_vars["litellm_namespace"])
+    assert secret.metadata.managed_fields[0].time == secret.metadata.creation_timestamp
+
+
+# --- check mode after a change to inference_models -----------------------------------------------------
+
+
+def _changed_models(models: list[dict], tenants: list[dict]) -> tuple[list[dict], list[dict], str, str, str]:
+    """One model gets more replicas, one is added, the last one is removed (and dropped from the tenants)."""
+    models = copy.deepcopy(models)
+    assert len(models) >= 2, "the onprem inventory should list at least two models for this test"
+    removed = models.pop()
+    changed = models[0]
+    changed["replicas"] = {"min": changed["replicas"]["min"], "max": changed["replicas"]["max"] + 1}
+    added = copy.deepcopy(changed)
+    added["name"] = "added-model"
+    added["hf_id"] = "org/added-model"
+    models.append(added)
+    tenants = [
+        {**tenant, "models": [m for m in tenant["models"] if m != removed["name"]]} for tenant in copy.deepcopy(tenants)
+    ]
+    return models, tenants, changed["name"], added["name"], removed["name"]
+
+
+@pytest.fixture(scope="module")
+def check_run(second_apply, runner, inventory_vars):
+    models, tenants, changed, added, removed = _changed_models(
+        inventory_vars["inference_models"], inventory_vars["inference_tenants"]
+    )
+    result = runner.run("--check", "--diff", inference_models=models, inference_tenants=tenants)
+    assert result.returncode == 0, result.explain()
+    return result, changed, added, removed
+
+
+def test_check_mode_reports_the_difference(check_run):
+    result, changed, added, removed = check_run
+    items = result.changed_items()
+    labels = " | ".join(label for _, label in items)
+    assert f"/{added}" in labels, f"the added model's objects are not reported: {items}"
+    assert any(f"/{changed}" in label and label.startswith("ScaledObject") for _, label in items), items
+    assert any("Delete the objects" in name and f"/{removed}" in label for name, label in items), items
+    unrelated = [label for _, label in items if not any(f"/{m}" in label for m in (changed, added, removed))]
+    # Only the objects of the three models and the gateway's model list (LiteLLM ConfigMap, tenant Job) may move.
+    assert all(("litellm" in label or "tenant" in label) for label in unrelated), unrelated
+
+
+def test_check_mode_changed_nothing_in_the_cluster(check_run, inventory_vars, k8s_api):
+    _, _, added, removed = check_run
+    from kubernetes import client
+
+    apps = client.AppsV1Api(k8s_api)
+    names = {d.metadata.name for d in apps.list_namespaced_deployment(inventory_vars["vllm_namespace"]).items}
+    assert not any(name.startswith(added) for name in names), names
+    assert any(name.startswith(removed) for name in names), names
+
+
+def test_apply_after_the_change_converges_and_prunes(check_run, runner, k8s_api, inventory_vars):
+    _, _, added, removed = check_run
+    models, tenants, *_ = _changed_models(inventory_vars["inference_models"], inventory_vars["inference_tenants"])
+    applied = runner.run(inference_models=models, inference_tenants=tenants)
+    assert applied.returncode == 0, applied.explain()
+    from kubernetes import client
+
+    names = {
+        d.metadata.name
+        for d in client.AppsV1Api(k8s_api).list_namespaced_deployment(inventory_vars["vllm_namespace"]).items
+    }
+    assert any(name.startswith(added) for name in names), names
+    assert not any(name.startswith(removed) for name in names), names
+    # (A further run would report changed=0 as test_second_apply_changes_nothing shows; ~75 s, not repeated.)
+
+
+# --- the verify stage's cluster checks read this API server --------------------------------------------
+
+
+def _register_standin_node(k8s_api, name: str, gpus: str) -> None:
+    """STAND-IN for a kubelet (none runs here): register a Node and report its allocatable GPUs through the
+    status subresource, the two writes a kubelet with the NVIDIA device plugin makes. Not proof of either."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(k8s_api)
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {"stand-in": "kubelet"}}}
+    core.create_node(node)
+    capacity = {"cpu": "32", "memory": "256Gi", "pods": "110", "nvidia.com/gpu": gpus}
+    core.patch_node_status(name, {"status": {"capacity": capacity, "allocatable": capacity}})
+
+
+def test_verify_cluster_checks_judge_what_the_api_server_reports(
+    check_run, runner, inventory_vars, k8s_api, work_dir
+):
+    gpu_nodes = inventory_vars["gpu_nodes"]
+    assert len(gpu_nodes) >= 2, gpu_nodes
+    registered, missing = gpu_nodes[0], gpu_nodes[1]
+    _register_standin_node(k8s_api, registered, "2")
+    report_dir = work_dir / "verify"
+    # The GPU-facts play needs the GPU hosts over SSH (none here): run the controller play alone. localhost is
+    # added to the inventory explicitly, since --limit never matches Ansible's implicit localhost.
+    result = runner.run(
+        "-i",
+        "localhost,",
+        "--limit",
+        "localhost",
+        playbook="verify.yml",
+        ansible_connection="local",
+        verify_gpu_facts=False,
+        verify_auth_check=False,
+        verify_tenant_check=False,
+        verify_smoke_gate=False,
+        verify_pods_ready_retries=1,
+        verify_pods_ready_delay_seconds=1,
+        verify_report_dir=str(report_dir),
+        verify_platform_namespaces=[inventory_vars["vllm_namespace"]],
+    )
+    # verify fails: one GPU node never registered, and no pod can be ready without a kubelet.
+    assert result.returncode == 2, result.explain()
+    (report_path,) = report_dir.glob("*.json")
+    report = json.loads(report_path.read_text())
+    checks = {check["check"]: check for check in report["checks"]}
+    assert report["passed"] is False
+    assert checks["gpu_capacity"]["ok"] is False
+    assert checks["gpu_capacity"]["detail"] == f"{missing}: no such node", checks["gpu_capacity"]
+    assert report["node_gpus"] == {registered: 2}
+    assert checks["pods_ready"]["ok"] is False
+    assert checks["pods_ready"]["detail"].startswith(inventory_vars["vllm_namespace"] + ": "), checks["pods_ready"]
+    model_names = [m["name"] for m in inventory_vars["inference_models"]][:1]
+    assert all(name in checks["pods_ready"]["detail"] for name in model_names), checks["pods_ready"]
+    failure = " ".join(str(r.get("msg", "")) for _, r in result.task_results() if r.get("failed"))
+    assert "gpu_capacity" in failure and "pods_ready" in failure, failure
+
+
+def test_the_stand_in_charts_are_labelled_as_such(work_dir):
+    for chart_yaml in (work_dir / "chart-src").glob("*/Chart.yaml"):
+        meta = yaml.safe_load(chart_yaml.read_text())
+        assert meta["annotations"]["inference.platform/stand-in"] == "true"
+        assert "STAND-IN" in meta["description"]
