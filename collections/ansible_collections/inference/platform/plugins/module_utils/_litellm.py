@@ -61,7 +61,9 @@ class LiteLLMModule(InferenceModule):
             return resp.status, None
         if not resp.ok:
             err = self.http_error(resp, what or "%s %s" % (method, path))
-            if resp.status in (400, 500) and "db" in resp.text().lower() and "connect" in resp.text().lower():
+            text = resp.text().lower()
+            # LiteLLM words it "No connected db.", "DB not connected" or "Database not connected" by endpoint
+            if resp.status in (400, 500) and ("db" in text or "database" in text) and "connect" in text:
                 err.message += " (LiteLLM needs its database for teams and keys: set DATABASE_URL)"
             raise err
         return resp.status, resp.json()
