@@ -109,7 +109,8 @@ class StandInLiteLLMAdmin:
                         self.error(500, "DB not connected", "internal_server_error")
                     elif url.path == "/key/list":
                         # the words a real LiteLLM 1.106.2 answered without DATABASE_URL (seen on loopback)
-                        self.error(500, "Database not connected. Connect a database to your proxy", "internal_server_error")
+                        message = "Database not connected. Connect a database to your proxy"
+                        self.error(500, message, "internal_server_error")
                     else:
                         self.error(400, "No connected db.")
                     return
