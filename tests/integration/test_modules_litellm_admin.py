@@ -52,5 +52,6 @@ def test_key_without_database_is_a_clear_error(litellm_proxy, state):
         "listing keys with alias verify-integration failed: HTTP 500 from "
         f"{litellm_proxy.root_url}/key/list?key_alias=verify-integration&return_full_object=true&size=100: "
         "Authentication Error, Database not connected"
+        " (LiteLLM needs its database for teams and keys: set DATABASE_URL)"
     )
     assert litellm_proxy.master_key not in run.output

@@ -108,8 +108,9 @@ class StandInLiteLLMAdmin:
                     if url.path == "/key/generate":
                         self.error(500, "DB not connected", "internal_server_error")
                     elif url.path == "/key/list":
-                        # the words a real LiteLLM 1.106.2 answered without DATABASE_URL (seen on loopback)
-                        message = "Database not connected. Connect a database to your proxy"
+                        # the words a real LiteLLM 1.106.2 answers without DATABASE_URL
+                        # (tests/integration/test_modules_litellm_admin.py)
+                        message = "Authentication Error, Database not connected"
                         self.error(500, message, "internal_server_error")
                     else:
                         self.error(400, "No connected db.")
