@@ -164,8 +164,10 @@ def test_concurrency_two_queues_on_a_one_at_a_time_server(queued_llama_server):
     r1, r2 = one.result, two.result
     assert r2["requests"]["succeeded"] == 6 and r2["requests"]["concurrency"] == 2
     assert r2["output_tokens"]["min"] == r2["output_tokens"]["max"] == 96
-    # Queueing: a request at concurrency 2 waits about one service time for the other.
-    assert r2["e2e_latency_seconds"]["p50"] > 1.3 * r1["e2e_latency_seconds"]["p50"], (r1, r2)
+    # Queueing: of each pair sent together, one waits about one service time for the other, so the slow
+    # half takes about twice as long. (Not p50: with half the requests queued, the median sits between
+    # the two halves and moved only 1.17x in one run on a loaded machine.)
+    assert r2["e2e_latency_seconds"]["p95"] > 1.5 * r1["e2e_latency_seconds"]["p50"], (r1, r2)
     assert r2["ttft_seconds"]["p50"] > r1["ttft_seconds"]["p50"]
     # No parallelism: two streams do not give (anywhere near) twice the tokens per second.
     assert r2["throughput"]["output_tokens_per_s"] < 1.6 * r1["throughput"]["output_tokens_per_s"], (r1, r2)
