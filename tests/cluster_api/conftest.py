@@ -70,7 +70,7 @@ def control_plane_bin_dir() -> Path:
         command = BUILD_SCRIPT.relative_to(REPO_ROOT).as_posix() + (f" --version {version}" if version else "")
         pytest.fail(
             f"no real control plane to test against: {', '.join(gone)} missing in {bin_dir}. "
-            f"Build them (from Go modules, cached by version; ~30 min cold on 2 busy cores, ~1 s cached) with: "
+            f"Build them (from Go modules, cached by version; 8-30 min cold by machine load, ~1 s cached) with: "
             f"{command}  (or set {SKIP_ENV}=1 to skip these tests on purpose)",
             pytrace=False,
         )
