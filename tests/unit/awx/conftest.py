@@ -1,0 +1,10 @@
+"""pytest setup for the AWX tests: lets the test modules import awx_support."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = str(Path(__file__).resolve().parent)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
