@@ -84,3 +84,17 @@ def module_docs(*modules: str) -> dict[str, dict]:
     missing = set(modules) - set(docs)
     assert not missing, f"ansible-doc knows no module {sorted(missing)}"
     return {name: doc["doc"]["options"] for name, doc in docs.items()}
+
+
+# Keys AWX reads in a custom credential type's input field.
+CREDENTIAL_FIELD_KEYS = {
+    "id",
+    "label",
+    "type",
+    "secret",
+    "multiline",
+    "help_text",
+    "choices",
+    "format",
+    "ask_at_runtime",
+}

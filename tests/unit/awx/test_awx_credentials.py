@@ -14,7 +14,7 @@ from pathlib import Path
 
 import ansible
 import pytest
-from awx_support import ROOT, definition
+from awx_support import CREDENTIAL_FIELD_KEYS, ROOT, definition
 
 COLLECTIONS = Path(ansible.__file__).resolve().parent.parent / "ansible_collections"
 USED_COLLECTIONS = ["hetzner/hcloud", "community/hrobot", "kubernetes/core"]
@@ -107,17 +107,7 @@ def test_injectors_use_only_declared_inputs(credential_type):
                 else:
                     assert name in ids, f"{credential_type['name']}: {key} uses {name}, not an input field"
     for field in fields:
-        assert set(field) <= {
-            "id",
-            "label",
-            "type",
-            "secret",
-            "multiline",
-            "help_text",
-            "choices",
-            "format",
-            "ask_at_runtime",
-        }
+        assert set(field) <= CREDENTIAL_FIELD_KEYS
         if any(word in field["id"] for word in SECRET_WORDS):
             assert field.get("secret") is True, (
                 f"{credential_type['name']}: {field['id']} holds a secret; mark it secret: true"

@@ -60,18 +60,6 @@ SURVEY_QUESTION_KEYS = {
     "max",
     "new_question",
 }
-# Keys AWX reads in a custom credential type's input field.
-CREDENTIAL_FIELD_KEYS = {
-    "id",
-    "label",
-    "type",
-    "secret",
-    "multiline",
-    "help_text",
-    "choices",
-    "format",
-    "ask_at_runtime",
-}
 
 
 def configure_tasks() -> list[dict]:
