@@ -19,9 +19,8 @@ import yaml
 from awx_support import ROOT, definition, job_templates, load_yaml, module_docs, playbook_spec
 
 CONFIGURE = ROOT / "playbooks" / "awx_configure.yml"
-# The issue's chain starts with provision; playbooks/provision.yml does not exist yet (issue 5), and a job
-# template must name an existing playbook, so the workflow starts at validate until it does.
-STAGES = ["validate", "prepare", "cluster", "platform", "verify"]
+# The chain of the issue (and of site.yml): provision comes after validate, which reads only the inventory.
+STAGES = ["validate", "provision", "prepare", "cluster", "platform", "verify"]
 # Data keys awx_configure.yml turns into module options itself instead of passing them on.
 TRANSLATED_KEYS = {"awx_credentials": {"inputs_from_env"}}
 # The data entries' collections and the module each is applied with.
@@ -327,7 +326,7 @@ def test_inventory_sources_read_inventory_files_of_the_project():
         assert source["inventory"] in {inventory["name"] for inventory in definition()["awx_inventories"]}
         assert source["source_project"] == definition()["awx_project"]["name"]
         plugin = (load_yaml(path) or {}).get("plugin")
-        if plugin == "hetzner.hcloud.hcloud":
+        if plugin in {"hetzner.hcloud.hcloud", "inference.platform.hcloud"}:
             credential_type = types[credentials[source["credential"]]["credential_type"]]
             assert "HCLOUD_TOKEN" in credential_type["injectors"]["env"], (
                 f"{source['name']}: its credential must inject HCLOUD_TOKEN"

@@ -148,14 +148,22 @@ def test_reset_refuses_before_any_host_and_drains_before_resetting():
         assert "node_reset_confirm" in " ".join(first["ansible.builtin.assert"]["that"])
 
 
-def test_scale_checks_then_prepares_joins_waits_and_verifies():
+def test_scale_checks_provisions_then_prepares_joins_waits_and_verifies():
     scale = plays("scale")
     names = [play.get("name", "") for play in scale]
     assert names[1] == "Validate the inventory with the new hosts"
     assert scale[1]["ansible.builtin.import_playbook"] == "validate.yml"
-    assert [role["role"] for role in scale[2]["roles"]] == ["preflight", "node_identity", "host_prep"]
-    assert scale[3]["tasks"][0]["ansible.builtin.include_role"]["name"] == "{{ cluster_distribution }}"
-    assert scale[4]["name"] == "Wait for the new nodes' GPUs"
+    # New Hetzner dedicated servers: the Robot account (validate, account) on the controller, then each installed.
+    robot_account = [task["ansible.builtin.include_role"] for task in scale[2]["tasks"]]
+    assert [(role["name"], role["tasks_from"]) for role in robot_account] == [
+        ("hetzner_robot", "validate"),
+        ("hetzner_robot", "account"),
+    ]
+    assert scale[3]["tasks"][0]["ansible.builtin.include_role"] == {"name": "hetzner_robot"}
+    assert "hetzner_robot" in scale[3]["tasks"][0]["when"]
+    assert [role["role"] for role in scale[4]["roles"]] == ["preflight", "node_identity", "host_prep"]
+    assert scale[5]["tasks"][0]["ansible.builtin.include_role"]["name"] == "{{ cluster_distribution }}"
+    assert scale[6]["name"] == "Wait for the new nodes' GPUs"
     assert scale[-1]["ansible.builtin.import_playbook"] == "verify.yml"
-    for play in scale[2:5]:
+    for play in scale[3:7]:
         assert "scale_new_hosts" in play["hosts"]
