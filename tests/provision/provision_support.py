@@ -64,6 +64,18 @@ class PlaybookRun:
                 found.append(task)
         return found
 
+    def changed_hosts_by_task(self) -> dict[str, set[str]]:
+        """'TASK [name]' -> the hosts with a 'changed: [host]' (or '[host -> delegate]') line under it."""
+        found: dict[str, set[str]] = {}
+        task = None
+        for line in self.stdout.splitlines():
+            header = re.match(r"^TASK \[(.*)\] \*+$", line)
+            if header:
+                task = header.group(1)
+            elif task and (changed := re.match(r"^changed: \[([^\]\s]+)", line)):
+                found.setdefault(task, set()).add(changed.group(1))
+        return found
+
     def describe(self) -> str:
         return f"rc={self.returncode}\n--- stdout (end)\n{self.stdout[-6000:]}\n--- stderr (end)\n{self.stderr[-3000:]}"
 

@@ -13,13 +13,19 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 from hcloud import Client
 from lab_servers import podman
-from provision_support import CLUSTER, HetznerWorld
+from provision_support import CLUSTER, PROJECT_ROOT, HetznerWorld
 
 CLOUD_HOSTS = [f"{CLUSTER}-cp-{n}" for n in (1, 2, 3)]
 ROBOT_HOSTS = ["gex-1", "gex-2"]
-SELECTOR_OWN = f"cluster={CLUSTER}"
+# The tasks of roles/hetzner_robot that install a server (the block under "Install from the rescue system").
+INSTALL_BLOCK = next(
+    task["block"]
+    for task in yaml.safe_load((PROJECT_ROOT / "roles/hetzner_robot/tasks/install.yml").read_text())
+    if task["name"] == "Install from the rescue system"
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,14 +53,25 @@ def marker(world, name):
     return json.loads(text) if text else None
 
 
-def test_check_mode_predicts_changes_and_changes_nothing(world, steps):
-    result = world.run("provision.yml", "--check")
-    assert result.returncode == 0, result.describe()
+def test_check_mode_changes_nothing_and_an_unreachable_server_is_refused(world, steps):
+    """Check mode first, with gex-1 switched off: nothing is changed anywhere, gex-2's install is only predicted,
+    and gex-1, whose marker cannot be read, is refused instead of being reinstalled on a guess."""
+    podman("stop", "--time", "0", lab(world, "gex-1").container)
+    try:
+        result = world.run("provision.yml", "--check")
+    finally:
+        podman("start", lab(world, "gex-1").container)
+    output = " ".join(result.output.split())
+    assert result.returncode != 0, result.describe()
+    assert result.recap()["gex-1"]["failed"] == 1 and result.recap()["gex-2"]["failed"] == 0, result.describe()
+    assert "gex-1 (Robot server 3100001" in output and "does not answer over SSH" in output, result.describe()
+    assert "A reinstall wipes its disks and is never decided on a guess" in output
+    assert "gex-2: no install marker, installing" in output and "(check mode: nothing is installed)" in output
     assert result.recap()["localhost"]["changed"] > 0, result.describe()
     assert world.hcloud.mutations() == [], world.hcloud.mutations()
     assert world.robot.mutations() == [], world.robot.mutations()
+    assert world.robot.resets == []
     assert all(marker(world, name) is None for name in ROBOT_HOSTS)
-    assert "(check mode: nothing is installed)" in result.stdout
     steps["checked"] = True
 
 
@@ -125,24 +142,28 @@ def test_first_run_creates_everything(world, steps):
         assert server.exec("hostname").stdout.strip() == server.inventory_name
         assert server.read("/root/.oldroot/nfs/install/installimage") is None, "still in the rescue system"
         vlan = server.read("/etc/network/interfaces.d/60-inference-platform-vswitch")
-        assert "iface eth0.4000 inet static" in vlan
-        assert f"address {found and server_ip(world, server.inventory_name)}/24" in vlan
-        assert "mtu 1400" in vlan and "10.0.0.0/16 via 10.0.3.1" in vlan
-    resets = world.robot.resets
-    assert [(reset["server_number"], reset["rescue"] is not None) for reset in resets] == [
-        (n, rescue) for n in sorted(s.server_number for s in world.lab) for rescue in (True, False)
-    ] or sorted((r["server_number"], r["rescue"] is not None) for r in resets) == sorted(
-        (s.server_number, rescue) for s in world.lab for rescue in (True, False)
-    )
+        assert "iface eth0.4000 inet static" in vlan and "vlan-raw-device eth0" in vlan
+        assert f"address {node_ip(world, server.inventory_name)}/24" in vlan
+        assert "mtu 1400" in vlan and "ip route replace 10.0.0.0/16 via 10.0.3.1 dev eth0.4000" in vlan
+        assert "source /etc/network/interfaces.d/*" in server.read("/etc/network/interfaces")
+        # Reset into the rescue system (rescue active), then into the installed system.
+        resets = [
+            reset["rescue"] is not None
+            for reset in world.robot.resets
+            if reset["server_number"] == server.server_number
+        ]
+        assert resets == [True, False]
+    # ifupdown itself read the new configuration (ifup --no-act) before it would have been applied.
+    assert "RUNNING HANDLER [hetzner_robot : Validate the vSwitch interface]" in result.stdout
+    assert "RUNNING HANDLER [hetzner_robot : Apply the vSwitch interface]" in result.stdout
     report = json.loads((world.workdir / "report.json").read_text())
     assert [server["name"] for server in report["servers"]] == CLOUD_HOSTS and report["unknown_servers"] == []
     assert world.known_hosts.exists() is False, "lab servers are reached through podman: no SSH host key to record"
     steps["created"] = {name: marker(world, name) for name in ROBOT_HOSTS}
 
 
-def server_ip(world, name):
-    hosts = world.default_hosts()
-    return hosts["hetzner_robot"]["hosts"][name]["node_ip"]
+def node_ip(world, name):
+    return world.default_hosts()["hetzner_robot"]["hosts"][name]["node_ip"]
 
 
 def test_second_run_changes_nothing(world, steps):
@@ -159,51 +180,46 @@ def test_second_run_changes_nothing(world, steps):
     assert "left alone" in result.stdout
 
 
-def test_changing_admin_cidrs_changes_only_the_firewalls(world, steps):
+def test_one_changed_setting_changes_only_its_resources_and_a_forced_server_is_reinstalled(world, steps):
+    """Two independent changes in one run (each run costs a minute here), each traced to exactly what it touches:
+    admin_cidrs gains a network -> only the Cloud firewall's rules and the Robot firewalls change;
+    hetzner_robot_force_reinstall names gex-2 -> only gex-2 goes through rescue and installimage again."""
     assert steps.get("created")
     world.write_inventory(overrides={"admin_cidrs": ["198.51.100.0/24", "203.0.113.128/25"]})
     world.clear_requests()
-    result = world.run("provision.yml")
+    resets_before = len(world.robot.resets)
+    result = world.run("provision.yml", "-e", '{"hetzner_robot_force_reinstall": ["gex-2"]}')
     assert result.returncode == 0, result.describe()
-    assert set(result.changed_tasks()) == {
+    assert result.recap()["gex-1"]["changed"] == 0, result.describe()
+    changed = result.changed_hosts_by_task()
+    firewalls = {
+        "hetzner_robot : Set the Robot firewall of each server",
         "hetzner_cloud : Create the firewall of the cloud servers",
-        "Set the Robot firewall of each server",
-    } or all("firewall" in task.lower() for task in result.changed_tasks()), result.changed_tasks()
-    paths = {(request.method, request.path) for request in world.hcloud.mutations()}
-    assert paths and all("/firewalls/" in path for _method, path in paths), paths
-    assert {entry["path"].split("/")[1] for entry in world.robot.mutations()} == {"firewall"}
+    }
+    assert all(changed.get(task) == {"localhost"} for task in firewalls), changed
+    install_tasks = {f"hetzner_robot : {task['name']}" for task in INSTALL_BLOCK}
+    others = {task: hosts for task, hosts in changed.items() if task not in firewalls}
+    assert set(others) <= install_tasks and all(hosts == {"gex-2"} for hosts in others.values()), others
+    paths = {request.path for request in world.hcloud.mutations()}
+    assert paths and all(path.startswith("/firewalls/") for path in paths), paths
+    robot_calls = {entry["path"].split("/")[1] for entry in world.robot.mutations()}
+    assert robot_calls == {"firewall", "boot", "reset"}, robot_calls
     (firewall,) = world.hcloud.resources("firewalls")
     ssh = next(rule for rule in firewall["rules"] if rule["port"] == "22")
     assert ssh["source_ips"] == ["198.51.100.0/24", "203.0.113.128/25"]
     for server in world.lab:
         names = [rule["name"] for rule in world.robot.firewall(server.server_number)["rules"]["input"]]
         assert names[:2] == ["ssh from admin a", "ssh from admin b"]
-    steps["changed"] = True
-
-
-def test_force_reinstall_reinstalls_and_an_unreachable_server_is_refused(world, steps):
-    assert steps.get("changed")
-    world.clear_requests()
-    resets_before = len(world.robot.resets)
-    unreachable = lab(world, "gex-1")
-    podman("stop", "--time", "0", unreachable.container)
-    try:
-        result = world.run("provision.yml", "-e", '{"hetzner_robot_force_reinstall": ["gex-2"]}')
-    finally:
-        podman("start", unreachable.container)
-    (world.workdir / "force-reinstall.log").write_text(result.describe())
-    output = " ".join(result.output.split())
-    assert result.returncode != 0, result.describe()
-    assert "gex-1 (Robot server" in output and "does not answer over SSH" in output, result.describe()
-    assert "A reinstall wipes its disks and is never decided on a guess" in output, result.describe()
-    new = world.robot.resets[resets_before:]
-    assert [(reset["server_number"], reset["rescue"] is not None) for reset in new] == [
-        (lab(world, "gex-2").server_number, True),
-        (lab(world, "gex-2").server_number, False),
+    gex2 = lab(world, "gex-2").server_number
+    assert [(reset["server_number"], reset["rescue"] is not None) for reset in world.robot.resets[resets_before:]] == [
+        (gex2, True),
+        (gex2, False),
     ]
+    assert marker(world, "gex-1") == steps["created"]["gex-1"], "gex-1 was not asked to be reinstalled"
     reinstalled = marker(world, "gex-2")
-    assert reinstalled is not None and reinstalled["installed_at"] >= steps["created"]["gex-2"]["installed_at"]
-    assert reinstalled != steps["created"]["gex-2"]
+    assert reinstalled is not None and reinstalled != steps["created"]["gex-2"]
+    assert reinstalled["installed_at"] >= steps["created"]["gex-2"]["installed_at"]
+    assert "gex-2: reinstalling, hetzner_robot_force_reinstall names it" in " ".join(result.output.split())
 
 
 def test_destroy_is_refused_without_the_cluster_name(world):
