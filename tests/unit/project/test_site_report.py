@@ -1,0 +1,55 @@
+"""playbooks/templates/site_report.j2: the last word of site.yml on which stages ran and why it stopped."""
+
+from pathlib import Path
+
+import jinja2
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+STAGES = ["validate", "provision", "prepare", "cluster", "platform", "verify"]
+
+
+def render(skip_stages, run_tags=("all",), skip_tags=()):
+    # Ansible's template lookup renders with trim_blocks on, as here.
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(PROJECT_ROOT / "playbooks" / "templates"),
+        trim_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return environment.get_template("site_report.j2").render(
+        cluster_name="c1",
+        site_stages=STAGES,
+        site_skip_stages=skip_stages,
+        ansible_run_tags=list(run_tags),
+        ansible_skip_tags=list(skip_tags),
+    )
+
+
+def last_line(report):
+    return report.strip().splitlines()[-1]
+
+
+def test_every_stage_ran():
+    report = render({})
+    assert "  provision ran" in report
+    assert last_line(report) == "Every selected stage ran."
+
+
+def test_skipping_provision_where_servers_exist_is_no_shortfall():
+    report = render({"provision": "on-prem servers already exist"})
+    assert "  provision skipped: on-prem servers already exist" in report
+    assert "stopped short" not in report
+    assert last_line(report).startswith("Every selected stage that builds the platform ran")
+
+
+@pytest.mark.parametrize("stage", ["prepare", "cluster", "platform", "verify"])
+def test_a_skipped_building_stage_is_named_as_where_the_run_stopped(stage):
+    report = render({"provision": "lab containers", stage: "no binary here"})
+    assert last_line(report) == f"The run stopped short of a serving platform at stage {stage}: no binary here"
+
+
+def test_stages_left_out_by_tags_are_neither_run_nor_a_shortfall():
+    report = render({"cluster": "no binary here"}, run_tags=("prepare",))
+    assert "  prepare   ran" in report
+    assert "  cluster   not selected by --tags" in report
+    assert last_line(report) == "Every selected stage ran."
