@@ -19,6 +19,6 @@ lab: setup
 lab-down: setup
 	$(PLAYBOOK) playbooks/lab_down.yml
 
-# Every test gate in order, stopping at the first red, with a summary line per gate.
+# Every test gate, two at a time, stopping at the first red, with a summary line per gate.
 test: setup
 	scripts/test.sh

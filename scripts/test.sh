@@ -1,32 +1,18 @@
 #!/usr/bin/env bash
-# The project's whole test suite (`make test`): every gate in order, stopping at the first red,
-# then one summary line per gate. Layers: static (ansible-lint, yamllint, ruff, syntax,
-# ansible-test sanity), units/render/real servers (pytest), lab hosts (Molecule), a real
-# Kubernetes API server (kube-apiserver, etcd and Helm built from their Go modules; cached by
-# version under ~/.cache/inference-platform; the build starts in the background at once, niced,
-# so on a cold machine it overlaps the other gates; gate go-builds waits for it).
+# The project's whole test suite (`make test`). Layers: static (ansible-lint, yamllint, ruff, syntax,
+# ansible-test sanity), units/render/real servers (pytest), lab hosts (Molecule, one gate per
+# scenario), a real Kubernetes API server (kube-apiserver, etcd and Helm built from their Go
+# modules; cached by version under ~/.cache/inference-platform; the build starts in the background
+# at once, niced; gate go-builds waits for it).
+# The gates run two at a time (scripts/run-gates.py; a 2-core machine, and no gate keeps both cores
+# busy), each with its log in build/gates/, stopping at the first red; the summary has a line per gate.
+#   scripts/test.sh              every gate
+#   scripts/test.sh gate NAME    one gate (e.g. pytest, molecule:k3s), as run-gates.py runs it
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 export VIRTUAL_ENV="$PWD/.venv"
 export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
-
-gates=()
-results=()
-seconds=()
-
-run_gate() { # name, command...
-  local name=$1 started status
-  shift
-  printf '\n=== gate %s: %s\n' "$name" "$*"
-  started=$(date +%s)
-  "$@"
-  status=$?
-  gates+=("$name")
-  seconds+=($(($(date +%s) - started)))
-  if ((status == 0)); then results+=(passed); else results+=("FAILED (exit $status)"); fi
-  return $status
-}
 
 syntax_check_playbooks() {
   local playbook status=0
@@ -42,63 +28,79 @@ collection_sanity() {
     ansible-test sanity --python 3.11 --local --color no)
 }
 
-molecule_scenarios() {
-  local scenario status=0
-  # Molecule platforms run the lab image; build it (cached) and podman's settings first.
-  ansible-playbook playbooks/lab.yml -e lab_state=image || return 1
-  for scenario in molecule/*/molecule.yml; do
-    scenario=$(basename "$(dirname "$scenario")")
-    echo "--- molecule scenario $scenario"
-    molecule test -s "$scenario" || { echo "molecule scenario $scenario FAILED"; status=1; break; }
-  done
-  return $status
+lab_image() { # Molecule platforms run the lab image; build it (cached) and podman's settings first.
+  ansible-playbook playbooks/lab.yml -e lab_state=image
+}
+
+molecule_scenario() { # scenario
+  molecule test -s "$1"
 }
 
 go_builds_log=build/go-builds.log
+go_builds_status=build/go-builds.status
 start_go_builds() {
   mkdir -p build
-  # setsid: its own process group (pid = pgid), so a red gate can stop the whole build
-  setsid bash -c 'scripts/build-control-plane.sh && scripts/build-helm.sh' >"$go_builds_log" 2>&1 &
+  rm -f "$go_builds_status"
+  # setsid: its own process group (pid = pgid), so the end of the run can stop the whole build
+  setsid bash -c "(scripts/build-control-plane.sh && scripts/build-helm.sh); echo \$? >$go_builds_status" \
+    >"$go_builds_log" 2>&1 &
   go_builds_pid=$!
+  echo "$go_builds_pid" >build/go-builds.pid
 }
 
 wait_go_builds() {
   local status
-  wait "$go_builds_pid"
-  status=$?
-  go_builds_pid=
+  until [[ -f $go_builds_status ]]; do
+    kill -0 "$(cat build/go-builds.pid 2>/dev/null)" 2>/dev/null ||
+      { echo "the Go builds are not running and left no status (scripts/test.sh starts them); see $go_builds_log"; return 1; }
+    sleep 2
+  done
+  status=$(cat "$go_builds_status")
   grep -E '^\[build-[a-z-]+\] (cached|built in|ERROR)' "$go_builds_log"
   ((status == 0)) || { tail -n 40 "$go_builds_log"; echo "Go builds FAILED (full log: $go_builds_log)"; }
-  return $status
+  return "$status"
 }
 
 stop_go_builds() { # a red gate ends the run: do not leave the build running behind it
   [[ -n ${go_builds_pid:-} ]] && kill -- "-$go_builds_pid" 2>/dev/null
   return 0
 }
-trap stop_go_builds EXIT
 
-summary() {
-  local index passed=0 failed=0
-  printf '\n=== summary\n'
-  for index in "${!gates[@]}"; do
-    printf 'gate %-16s %s (%ss)\n' "${gates[$index]}" "${results[$index]}" "${seconds[$index]}"
-    if [[ ${results[$index]} == passed ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
-  done
-  for name in "${all_gates[@]:${#gates[@]}}"; do printf 'gate %-16s not run\n' "$name"; done
-  printf 'gates: %d passed, %d failed\n' "$passed" "$failed"
-  ((failed == 0))
+run_one_gate() { # name
+  case $1 in
+    ansible-lint) ansible-lint ;;
+    yamllint) yamllint --strict . ;;
+    ruff) ruff check . ;;
+    syntax) syntax_check_playbooks ;;
+    sanity) collection_sanity ;;
+    pytest) pytest ;;
+    lab-image) lab_image ;;
+    molecule:*) molecule_scenario "${1#molecule:}" ;;
+    go-builds) wait_go_builds ;;
+    cluster-api) pytest tests/cluster_api ;;
+    *) echo "scripts/test.sh: no gate named $1"; return 2 ;;
+  esac
 }
 
-all_gates=(ansible-lint yamllint ruff syntax sanity pytest molecule go-builds cluster-api)
+if [[ ${1:-} == gate ]]; then
+  run_one_gate "${2:?scripts/test.sh gate NAME}"
+  exit
+fi
+
+# The gates in the order they are taken, longest first within what is ready, so both slots end
+# together; a gate after ":needs=" starts only once those have passed.
+scenarios=(k3s reset kubeadm host_prep preflight node_identity validate_inventory)
+for scenario in "${scenarios[@]}"; do
+  [[ -f molecule/$scenario/molecule.yml ]] || { echo "scripts/test.sh: molecule/$scenario is gone; update the list"; exit 2; }
+done
+for file in molecule/*/molecule.yml; do
+  scenario=$(basename "$(dirname "$file")")
+  [[ " ${scenarios[*]} " == *" $scenario "* ]] || { echo "scripts/test.sh: add molecule/$scenario to the list"; exit 2; }
+done
+gates=(ansible-lint pytest yamllint ruff syntax sanity lab-image)
+for scenario in "${scenarios[@]}"; do gates+=("molecule:$scenario:needs=lab-image"); done
+gates+=(go-builds "cluster-api:needs=go-builds")
+
 start_go_builds
-run_gate ansible-lint ansible-lint &&
-  run_gate yamllint yamllint --strict . &&
-  run_gate ruff ruff check . &&
-  run_gate syntax syntax_check_playbooks &&
-  run_gate sanity collection_sanity &&
-  run_gate pytest pytest &&
-  run_gate molecule molecule_scenarios &&
-  run_gate go-builds wait_go_builds &&
-  run_gate cluster-api pytest tests/cluster_api
-summary
+trap stop_go_builds EXIT
+python3 scripts/run-gates.py 2 "${gates[@]}"

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Run the test gates of scripts/test.sh two at a time (this is a 2-core machine), stopping at the first red.
+
+Each gate is `scripts/test.sh gate <name>`, started in its own process group with its output in
+build/gates/<name>.log; the log is printed whole when the gate ends. A gate starts when a slot is free
+and the gates it needs have passed (the order below is the order they are taken in: longest first, so
+the two slots end together). The first red gate stops the run: the gates still running are killed and
+no other gate starts. The Go builds are not a gate: they run niced in the background from the start
+(started by scripts/test.sh), and gate go-builds only waits for them.
+
+Usage: run-gates.py SLOTS GATE[:NEEDED,NEEDED...] ...
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+LOG_DIR = PROJECT_ROOT / "build" / "gates"
+
+
+@dataclass
+class Gate:
+    name: str
+    needs: list[str]
+    process: subprocess.Popen | None = None
+    started: float = 0.0
+    seconds: int = 0
+    result: str = "not run"
+    log: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log = LOG_DIR / f"{self.name.replace(':', '-')}.log"
+
+
+def parse(arguments: list[str]) -> list[Gate]:
+    gates = []
+    for argument in arguments:
+        name, _, needs = argument.partition(":needs=")
+        gates.append(Gate(name, [need for need in needs.split(",") if need]))
+    names = {gate.name for gate in gates}
+    for gate in gates:
+        unknown = [need for need in gate.needs if need not in names]
+        if unknown:
+            sys.exit(f"run-gates: gate {gate.name} needs unknown gates {unknown}")
+    return gates
+
+
+def start(gate: Gate) -> None:
+    print(f"=== gate {gate.name}: started", flush=True)
+    gate.started = time.monotonic()
+    with gate.log.open("w", encoding="utf-8") as log:
+        gate.process = subprocess.Popen(
+            [str(PROJECT_ROOT / "scripts" / "test.sh"), "gate", gate.name],
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def finish(gate: Gate, status: int) -> None:
+    gate.seconds = int(time.monotonic() - gate.started)
+    gate.result = "passed" if status == 0 else f"FAILED (exit {status})"
+    print(f"\n=== gate {gate.name}: {gate.result} ({gate.seconds}s), its output:", flush=True)
+    sys.stdout.write(gate.log.read_text(encoding="utf-8", errors="replace"))
+    print(f"=== end of gate {gate.name}", flush=True)
+
+
+def stop(gate: Gate) -> None:
+    try:
+        os.killpg(gate.process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        gate.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(gate.process.pid, signal.SIGKILL)
+        gate.process.wait()
+    gate.seconds = int(time.monotonic() - gate.started)
+    gate.result = "stopped (another gate failed)"
+
+
+def run(slots: int, gates: list[Gate]) -> bool:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    waiting = list(gates)
+    running: list[Gate] = []
+    passed: set[str] = set()
+    red = False
+    while (waiting and not red) or running:
+        for gate in list(running):
+            status = gate.process.poll()
+            if status is not None:
+                running.remove(gate)
+                finish(gate, status)
+                if status == 0:
+                    passed.add(gate.name)
+                else:
+                    red = True
+        if red:
+            for gate in running:
+                stop(gate)
+            running.clear()
+            break
+        for gate in list(waiting):
+            if len(running) < slots and all(need in passed for need in gate.needs):
+                waiting.remove(gate)
+                running.append(gate)
+                start(gate)
+        time.sleep(1)
+    return not red
+
+
+def summary(gates: list[Gate]) -> bool:
+    print("\n=== summary", flush=True)
+    for gate in gates:
+        seconds = f" ({gate.seconds}s)" if gate.result != "not run" else ""
+        print(f"gate {gate.name:<28} {gate.result}{seconds}")
+    passed = sum(gate.result == "passed" for gate in gates)
+    failed = sum(gate.result.startswith("FAILED") for gate in gates)
+    print(f"gates: {passed} passed, {failed} failed, {len(gates) - passed - failed} not run or stopped")
+    return passed == len(gates)
+
+
+def main() -> int:
+    if len(sys.argv) < 3 or not sys.argv[1].isdigit():
+        sys.exit(__doc__)
+    gates = parse(sys.argv[2:])
+    started = time.monotonic()
+    try:
+        run(int(sys.argv[1]), gates)
+    except KeyboardInterrupt:
+        for gate in gates:
+            if gate.process is not None and gate.process.poll() is None:
+                stop(gate)
+    green = summary(gates)
+    print(f"wall time: {int(time.monotonic() - started)}s")
+    return 0 if green else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
