@@ -87,13 +87,13 @@ def stop(gate: Gate) -> None:
     gate.result = "stopped (another gate failed)"
 
 
-def run(slots: int, gates: list[Gate]) -> bool:
+def run(slots: int, gates: list[Gate]) -> None:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     waiting = list(gates)
     running: list[Gate] = []
     passed: set[str] = set()
     red = False
-    while (waiting and not red) or running:
+    while waiting or running:
         for gate in list(running):
             status = gate.process.poll()
             if status is not None:
@@ -106,15 +106,13 @@ def run(slots: int, gates: list[Gate]) -> bool:
         if red:
             for gate in running:
                 stop(gate)
-            running.clear()
-            break
+            return
         for gate in list(waiting):
             if len(running) < slots and all(need in passed for need in gate.needs):
                 waiting.remove(gate)
                 running.append(gate)
                 start(gate)
         time.sleep(1)
-    return not red
 
 
 def summary(gates: list[Gate]) -> bool:
