@@ -28,6 +28,9 @@ CASES = {
     "memory threshold": ("-e", '{"preflight_min_memory_gib": 100000}'),
     "gpu check on": ("-e", '{"preflight_gpu_check": true, "inference_models": []}'),
     "host driver": ("-e", "preflight_nvidia_driver_package_pattern=^dpkg$"),
+    # A string, as -e and AWX surveys give it: the opt-in is off.
+    "cgroup v1 without the opt-in": ("-e", "cluster_allow_cgroup_v1=false"),
+    "kubeadm with the distribution's containerd": ("-e", "cluster_distribution=kubeadm"),
 }
 
 
@@ -43,15 +46,22 @@ def preflight(*extra):
     argv = [str(venv / "bin" / "ansible-playbook"), "-i", str(INVENTORY), str(SCENARIO / "converge.yml"), *extra]
     result = subprocess.run(argv, cwd=PROJECT_ROOT, capture_output=True, text=True, env=env, check=False)
     report = json.loads(result.stdout)
-    failures, messages = {}, {}
+    failures, messages, warnings = {}, {}, {}
     for play in report["plays"]:
         for task in play["tasks"]:
             for name, outcome in task["hosts"].items():
+                warnings.setdefault(name, []).extend(outcome.get("warnings", []))
                 if outcome.get("failed"):
                     failures[name] = outcome.get("msg")
                 elif task["task"]["name"].endswith(("Report every problem found", "did not apply and why")):
                     messages.setdefault(name, []).append(outcome.get("msg"))
-    return {"rc": result.returncode, "stats": report["stats"], "failures": failures, "messages": messages}
+    return {
+        "rc": result.returncode,
+        "stats": report["stats"],
+        "failures": failures,
+        "messages": messages,
+        "warnings": warnings,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +82,42 @@ def test_no_run_changes_anything(runs, case):
 @pytest.mark.parametrize("case", ["lab settings", "lab settings, check mode"])
 def test_the_lab_settings_pass(runs, case):
     assert (runs[case]["rc"], runs[case]["failures"]) == (0, {})
+
+
+def test_a_cgroup_v1_host_is_refused_without_the_opt_in(runs):
+    """This machine's kernel is hybrid cgroup v1 (issue 19): kubelet 1.35 would refuse to start there."""
+    run = runs["cgroup v1 without the opt-in"]
+    assert run["rc"] == 2
+    assert set(run["failures"]) == {SERVER, GPU_AGENT}
+    for name, errors in run["failures"].items():
+        assert errors == [
+            f"{name}: the host runs cgroup v1 with the v2 hierarchy beside it (hybrid), and the pinned Kubernetes' "
+            "kubelet refuses to start on cgroup v1 (failCgroupV1, KEP-5573). Boot with cgroup v2: add "
+            "systemd.unified_cgroup_hierarchy=1 to GRUB_CMDLINE_LINUX in /etc/default/grub, run update-grub and "
+            "reboot (Ubuntu 22.04+ and Debian 12 default to v2). Only if that is impossible, set "
+            "cluster_allow_cgroup_v1: true in the inventory's group_vars/all (kubelet then runs with failCgroupV1: "
+            "false, warned about on every run)."
+        ]
+
+
+def test_with_the_opt_in_cgroup_v1_passes_with_a_warning(runs):
+    notes, summary = runs["lab settings"]["messages"][SERVER]
+    assert "cgroup v1 with the v2 hierarchy beside it (hybrid); cluster_allow_cgroup_v1 is true" in " ".join(notes)
+    assert "cgroup v1" in summary
+    assert any("kubelet will run on cgroup v1" in warning for warning in runs["lab settings"]["warnings"][SERVER])
+
+
+def test_debian_12s_containerd_is_refused_for_kubeadm(runs):
+    """Debian 12's containerd 1.6 is end of life upstream; the kubeadm role would install it from the package."""
+    run = runs["kubeadm with the distribution's containerd"]
+    assert run["rc"] == 2
+    for name in (SERVER, GPU_AGENT):
+        [error] = run["failures"][name]
+        assert re.match(
+            rf"{name}: the container runtime would be containerd 1\.6\.[0-9]+\S* \(package containerd \(apt "
+            r"candidate\)\), older than 2\.0 \(preflight_containerd_min_version\)",
+            error,
+        ), error
 
 
 def test_the_gpu_check_says_it_was_skipped_and_why(runs):

@@ -17,6 +17,8 @@ from ansible_collections.inference.platform.plugins.filter.model_list import (
     FilterModule,
     model_list_errors,
     model_list_resources,
+    model_memory_need,
+    model_memory_problems,
     size_to_gib,
 )
 
@@ -63,6 +65,20 @@ def test_an_empty_model_list_is_well_formed():
     assert model_list_errors([]) == []
 
 
+def test_null_lists_get_a_sentence_not_a_crash():
+    """Issue 19: `inference_models:` left empty is null in YAML; the operator reads what to write."""
+    assert model_list_errors(None, []) == [
+        'inference_models is empty (null): the key is there with no list under it. Write the model entries under it '
+        '(docs/architecture.md, "The model list"), or inference_models: [] for a cluster that serves no model yet.'
+    ]
+    assert model_list_errors([GOOD_MODEL], None) == [
+        'inference_tenants is empty (null): the key is there with no list under it. Write the tenants under it '
+        '(docs/architecture.md, "The model list"), or inference_tenants: [] when no team is admitted yet.'
+    ]
+    assert len(model_list_errors(None, None)) == 2
+    assert model_list_errors([GOOD_MODEL]) == [], "tenants not passed: the model list alone is checked"
+
+
 def test_optional_keys_may_be_left_out_or_set():
     assert model_list_errors([model(quantization=KeyError, extra_args=KeyError)]) == []
     assert model_list_errors([model(quantization="awq", cache_size="40Gi", hf_token_required=True)]) == []
@@ -73,12 +89,12 @@ W = "inference_models[0] ('qwen25-7b')"
 BAD_MODELS = {
     "name not DNS": (
         model(name="Qwen_7B"),
-        "inference_models[0] ('Qwen_7B'): name 'Qwen_7B' is not a DNS-1123 label of at most 63 characters; write "
+        "inference_models[0] ('Qwen_7B'): name 'Qwen_7B' is not a DNS-1123 label of at most 40 characters; write "
         "lowercase a-z, 0-9 and '-', starting and ending with a letter or digit (e.g. qwen25-7b).",
     ),
     "name too long": (
-        model(name="a" * 64),
-        f"inference_models[0] ('{'a' * 64}'): name '{'a' * 64}' is not a DNS-1123 label of at most 63 characters; "
+        model(name="a" * 41),
+        f"inference_models[0] ('{'a' * 41}'): name '{'a' * 41}' is not a DNS-1123 label of at most 40 characters; "
         "write lowercase a-z, 0-9 and '-', starting and ending with a letter or digit (e.g. qwen25-7b).",
     ),
     "hf_id without org": (
@@ -115,12 +131,12 @@ BAD_MODELS = {
     ),
     "utilization above 1": (
         model(gpu_memory_utilization=1.5),
-        f"{W}: gpu_memory_utilization is 1.5; write the fraction of each GPU's memory vLLM may take, 0 < value <= 1.0 "
+        f"{W}: gpu_memory_utilization is 1.5; write the fraction of each GPU's memory vLLM may take, 0 < value <= 0.98 "
         "(e.g. 0.90).",
     ),
     "utilization zero": (
         model(gpu_memory_utilization=0),
-        f"{W}: gpu_memory_utilization is 0; write the fraction of each GPU's memory vLLM may take, 0 < value <= 1.0 "
+        f"{W}: gpu_memory_utilization is 0; write the fraction of each GPU's memory vLLM may take, 0 < value <= 0.98 "
         "(e.g. 0.90).",
     ),
     "min above max": (
@@ -154,7 +170,7 @@ BAD_MODELS = {
         model(tensor_paralel=2),
         f"{W}: unknown keys tensor_paralel (a typo?); a model entry takes name, hf_id, revision, gpus, "
         "tensor_parallel, max_model_len, gpu_memory_utilization, replicas, autoscale, quantization, extra_args, "
-        "cache_size, hf_token_required.",
+        "cache_size, hf_token_required, size.",
     ),
     "missing key": (
         model(max_model_len=KeyError),
@@ -172,6 +188,42 @@ BAD_MODELS = {
     "empty quantization": (
         model(quantization=""),
         f"{W}: quantization is ''; write null or a vLLM method name such as awq or fp8.",
+    ),
+    "a flag the platform sets, separate value": (
+        model(extra_args=["--tensor-parallel-size", "4"]),
+        f"{W}: extra_args sets --tensor-parallel-size, which the platform sets from the model entry; remove it from "
+        "extra_args and write tensor_parallel in the model entry instead.",
+    ),
+    "a flag the platform sets, with =": (
+        model(extra_args=["--gpu-memory-utilization=1.5"]),
+        f"{W}: extra_args sets --gpu-memory-utilization, which the platform sets from the model entry; remove it from "
+        "extra_args and write gpu_memory_utilization in the model entry instead.",
+    ),
+    "a flag the platform owns entirely": (
+        model(extra_args=["--port", "9000"]),
+        f"{W}: extra_args sets --port, which the platform sets from the model entry; remove it from extra_args and "
+        "write nothing (the platform sets it).",
+    ),
+    "size not a mapping": (
+        model(size=7),
+        f"{W}: size is 7; write a mapping such as size: {{params_b: 7.6, dtype: bfloat16, layers: 28, kv_heads: 4, "
+        "head_dim: 128} (from the model's config.json).",
+    ),
+    "size without the attention shape": (
+        model(size={"params_b": 7.6, "layers": 28, "kv_heads": 4}),
+        f"{W}: size lacks head_dim (num_hidden_layers, num_key_value_heads and hidden_size / num_attention_heads in "
+        "the model's config.json), which size the KV cache; write e.g. size: {params_b: 7.6, dtype: bfloat16, "
+        "layers: 28, kv_heads: 4, head_dim: 128}.",
+    ),
+    "size with an unknown dtype": (
+        model(size={"params_b": 7.6, "dtype": "fp4", "layers": 28, "kv_heads": 4, "head_dim": 128}),
+        f"{W}: size.dtype is 'fp4'; write one of bfloat16, float, float16, float32, half.",
+    ),
+    "size with a quantization the check cannot weigh": (
+        model(quantization="hqq", size={"params_b": 7.6, "layers": 28, "kv_heads": 4, "head_dim": 128}),
+        f"{W}: the memory check does not know how much a weight of quantization 'hqq' weighs; add size.weights_gib "
+        "(the size of the weight files) or use one of awq, awq_marlin, bitsandbytes, compressed-tensors, "
+        "experts_int8, fbgemm_fp8, fp8, gguf, gptq, gptq_marlin, marlin.",
     ),
 }
 
@@ -193,9 +245,11 @@ def test_pipeline_parallel_in_extra_args_accounts_for_the_gpus():
     assert model_list_errors(both_spellings) == []
 
 
-def test_the_name_limit_can_be_tightened_for_derived_object_names():
-    assert model_list_errors([model(name="a" * 41)], max_name_length=40) == [
-        f"inference_models[0] ('{'a' * 41}'): name '{'a' * 41}' is not a DNS-1123 label of at most 40 characters; "
+def test_the_name_limit_is_the_one_the_vllm_objects_need():
+    """roles/vllm derives object names from the model name: 40 characters is the limit everywhere (MODEL_NAME_MAX)."""
+    assert model_list_errors([model(name="a" * 40)]) == []
+    assert model_list_errors([model(name="a" * 30)], max_name_length=20) == [
+        f"inference_models[0] ('{'a' * 30}'): name '{'a' * 30}' is not a DNS-1123 label of at most 20 characters; "
         "write lowercase a-z, 0-9 and '-', starting and ending with a letter or digit (e.g. qwen25-7b)."
     ]
 
@@ -291,7 +345,7 @@ def test_resources_refuse_a_malformed_list():
 
 
 def test_the_filters_are_registered_under_their_names():
-    assert set(FilterModule().filters()) == {"model_list_errors", "model_list_resources"}
+    assert set(FilterModule().filters()) == {"model_list_errors", "model_list_resources", "model_memory_problems"}
 
 
 def test_ansible_finds_the_filter_by_its_collection_name(tmp_path):
@@ -311,3 +365,65 @@ def test_ansible_finds_the_filter_by_its_collection_name(tmp_path):
         check=True,
     )
     assert '"msg": "1"' in result.stdout or "msg: '1'" in result.stdout or "msg: 1" in result.stdout, result.stdout
+
+
+SEVEN_B = {"params_b": 7.62, "dtype": "bfloat16", "layers": 28, "kv_heads": 4, "head_dim": 128}
+
+
+def test_the_memory_need_adds_weights_the_kv_cache_of_one_context_and_the_runtime():
+    need = model_memory_need(model(size=SEVEN_B))
+    # 7.62e9 parameters x 2 bytes = 14.19 GiB; KV: 2 x 28 layers x 4 heads x 128 x 2 bytes x 8192 tokens = 0.44 GiB.
+    assert need == {
+        "weights_gib": 14.19,
+        "kv_cache_gib": 0.44,
+        "overhead_gib": 1.5,
+        "shards": 1,
+        "per_gpu_gib": 16.13,
+    }
+    assert model_memory_need(model()) is None, "no size: the need is unknown"
+
+
+def test_quantization_tensor_parallel_and_an_fp8_kv_cache_lower_the_need_per_gpu():
+    base = model_memory_need(model(size=SEVEN_B))["per_gpu_gib"]
+    assert model_memory_need(model(quantization="awq", size=SEVEN_B))["weights_gib"] == round(7.62e9 * 0.6 / 2**30, 2)
+    split = model_memory_need(model(gpus=2, tensor_parallel=2, size=SEVEN_B))
+    assert split["shards"] == 2 and split["per_gpu_gib"] < base
+    fp8_kv = model_memory_need(model(extra_args=["--kv-cache-dtype", "fp8"], size=SEVEN_B))
+    assert fp8_kv["kv_cache_gib"] == 0.22
+    given = model_memory_need(model(size={**SEVEN_B, "weights_gib": 5.0}))
+    assert given["weights_gib"] == 5.0
+
+
+def test_a_model_that_fits_passes_and_one_that_does_not_gets_the_numbers_and_the_ways_out():
+    fits = model(size=SEVEN_B)
+    too_big = model(name="big", max_model_len=32768, size={**SEVEN_B, "params_b": 14.7, "layers": 48, "kv_heads": 8})
+    nodes = {"gpu-1": {"gpu_memory_gib": 20, "gpu_count": 2}, "cpu-1": {"gpu_memory_gib": None}}
+    result = model_memory_problems([fits, too_big], nodes)
+    assert result == {
+        "errors": [
+            "inference_models[1] ('big'): needs about 34.88 GiB per GPU (weights 27.38 GiB and KV cache for "
+            "max_model_len 32768 6.0 GiB, split over 1 GPU(s), + 1.5 GiB runtime), but a GPU of gpu-1 has 20 GiB (the "
+            "inventory) x gpu_memory_utilization 0.9 = 18.0 GiB: vLLM would stop at start with out-of-memory or too "
+            "little KV cache. Ways out: more GPUs per replica than this node has, on a node with more or larger GPUs"
+            "; a 4-bit quantized checkpoint (e.g. AWQ: about 15.71 GiB per GPU); a higher "
+            "gpu_memory_utilization where the GPU serves nothing else (at most 0.98)."
+        ],
+        "unchecked": [],
+    }
+
+
+def test_a_node_with_fewer_gpus_than_the_model_is_not_where_it_lands():
+    entry = model(gpus=2, tensor_parallel=2, size={**SEVEN_B, "params_b": 70})
+    assert model_memory_problems([entry], {"small": {"gpu_memory_gib": 24, "gpu_count": 1}})["errors"] == []
+    assert len(model_memory_problems([entry], {"big": {"gpu_memory_gib": 24, "gpu_count": 2}})["errors"]) == 1
+
+
+def test_a_shorter_context_is_offered_when_the_weights_fit():
+    entry = model(max_model_len=131072, size=SEVEN_B)
+    [error] = model_memory_problems([entry], {"gpu-1": {"gpu_memory_gib": 20, "gpu_count": 1}})["errors"]
+    assert "a shorter context (max_model_len: 32768)" in error
+
+
+def test_models_without_size_are_listed_as_unchecked():
+    result = model_memory_problems([model(), model(name="b", size=SEVEN_B)], {"gpu-1": {"gpu_memory_gib": 80}})
+    assert result == {"errors": [], "unchecked": ["qwen25-7b"]}

@@ -70,11 +70,11 @@ EXPECTED = {
         "apply, render.",
     ],
     "floating_versions": [
-        f"k3s_version is 'latest', which floats (latest, stable, nightly, edge, main, master move under you); pin a "
-        f"fixed version or tag in {VERSIONS}, e.g. a release such as v1.2.3 or an image digest @sha256:...",
-        f"vllm_image is 'docker.io/vllm/vllm-openai:latest', which floats (latest, stable, nightly, edge, main, "
-        f"master move under you); pin a fixed version or tag in {VERSIONS}, e.g. a release such as v1.2.3 or an "
-        "image digest @sha256:...",
+        f"k3s_version is 'latest', which floats ('latest' moves under you); pin it in {VERSIONS} (or the inventory's "
+        "group_vars/all) to an exact release such as v1.35.4+k3s1 (the project's pin).",
+        f"vllm_image is 'docker.io/vllm/vllm-openai:latest', which floats (its tag 'latest' moves under you); pin it "
+        f"in {VERSIONS} (or the inventory's group_vars/all) to a fixed tag, or a digest (name@sha256:<digest>) such "
+        "as docker.io/vllm/vllm-openai:v0.33.0 (the project's pin).",
     ],
     "bad_models": [
         "inference_models[1] ('llama-70b'): one replica requests 2 GPU(s) but vLLM would use 1 (tensor_parallel 1 x "
@@ -92,6 +92,126 @@ EXPECTED = {
         "pod_cidr differs on gpu-1 from group_vars/all: it is a cluster-wide setting; set it once in the inventory's "
         "group_vars/all and remove it from host_vars and other groups."
     ],
+}
+GOOD = where("good")
+IN_GROUP_VARS = f"in the inventory's group_vars/all ({GOOD})"
+WORLD_OPEN = (
+    "opens SSH and the Kubernetes API (6443) to everybody: host_prep's firewall and the Hetzner firewalls would admit "
+    "it. Write your administrators' networks (e.g. 198.51.100.0/24, or a VPN's address/32); if the hosts must really "
+    "be reachable from anywhere, also set admin_cidrs_allow_world: true (it is warned about on every run)."
+)
+SEVENTY_B_FP16 = {
+    "name": "llama-70b-fp16",
+    "hf_id": "meta-llama/Llama-3.3-70B-Instruct",
+    "revision": "main",
+    "gpus": 1,
+    "tensor_parallel": 1,
+    "max_model_len": 8192,
+    "gpu_memory_utilization": 0.9,
+    "quantization": None,
+    "extra_args": [],
+    "replicas": {"min": 1, "max": 1},
+    "autoscale": {"queue_threshold": 5, "cooldown_seconds": 300, "scale_to_zero": False},
+    "size": {"params_b": 70.6, "dtype": "bfloat16", "layers": 80, "kv_heads": 8, "head_dim": 128},
+}
+# Issue 19's table: each bad input, given to the good fixture with -e, and the sentences validate answers with.
+REFUSED = {
+    "world-open IPv4 admin_cidrs": (
+        {"admin_cidrs": ["0.0.0.0/0"]},
+        [f"admin_cidrs entry 0.0.0.0/0 {IN_GROUP_VARS} {WORLD_OPEN}"],
+    ),
+    "world-open IPv6 admin_cidrs": (
+        {"admin_cidrs": ["::/0"]},
+        [f"admin_cidrs entry ::/0 {IN_GROUP_VARS} {WORLD_OPEN}"],
+    ),
+    "a /4 in admin_cidrs": (
+        {"admin_cidrs": ["0.0.0.0/4"]},
+        [
+            f"admin_cidrs entry 0.0.0.0/4 {IN_GROUP_VARS} "
+            + WORLD_OPEN.replace("to everybody", "to a /4, a large part of the internet")
+        ],
+    ),
+    "admin_cidrs as a string": (
+        {"admin_cidrs": "10.0.0.0/8"},
+        [
+            f"admin_cidrs is the string '10.0.0.0/8' {IN_GROUP_VARS}, not a list; write a list: "
+            "admin_cidrs: ['10.0.0.0/8']."
+        ],
+    ),
+    "a floating gateway tag": (
+        {"litellm_image": "ghcr.io/berriai/litellm-database:main-latest"},
+        [
+            "litellm_image is 'ghcr.io/berriai/litellm-database:main-latest', which floats (its tag 'main-latest' "
+            f"moves under you); pin it in {VERSIONS} (or the inventory's group_vars/all) to a fixed tag, or a digest "
+            "(name@sha256:<digest>) such as ghcr.io/berriai/litellm-database:main-v1.80.12 (the project's pin)."
+        ],
+    ),
+    "chart version ranges": (
+        {"keda_chart_version": "*", "monitoring_kube_prometheus_stack_chart_version": ">=2.0"},
+        [
+            f"keda_chart_version is '*', which is a version range, not one release; pin it in {VERSIONS} (or the "
+            "inventory's group_vars/all) to an exact release such as 2.20.2 (the project's pin).",
+            "monitoring_kube_prometheus_stack_chart_version is '>=2.0', which is a version range, not one release; "
+            f"pin it in {VERSIONS} (or the inventory's group_vars/all) to an exact release such as 88.5.3 (the "
+            "project's pin).",
+        ],
+    ),
+    "a partial k3s version": (
+        {"k3s_version": "v1.35"},
+        [
+            "k3s_version is 'v1.35', which is not an exact release (major.minor.patch); pin it in "
+            f"{VERSIONS} (or the inventory's group_vars/all) to an exact release such as v1.35.4+k3s1 (the project's "
+            "pin)."
+        ],
+    ),
+    "flags the platform sets, in extra_args": (
+        {"inference_models": [{**SEVENTY_B_FP16, "name": "m", "size": {**SEVENTY_B_FP16["size"], "params_b": 1},
+                               "extra_args": ["--tensor-parallel-size", "4", "--gpu-memory-utilization=1.5"]}],
+         "inference_tenants": []},
+        [
+            "inference_models[0] ('m'): extra_args sets --gpu-memory-utilization, which the platform sets from the "
+            "model entry; remove it from extra_args and write gpu_memory_utilization in the model entry instead. "
+            "Fix it in the inventory's group_vars/all.",
+            "inference_models[0] ('m'): extra_args sets --tensor-parallel-size, which the platform sets from the "
+            "model entry; remove it from extra_args and write tensor_parallel in the model entry instead. Fix it in "
+            "the inventory's group_vars/all.",
+        ],
+    ),
+    "no tenants (null)": (
+        {"inference_tenants": None},
+        [
+            'inference_tenants is empty (null): the key is there with no list under it. Write the tenants under it '
+            '(docs/architecture.md, "The model list"), or inference_tenants: [] when no team is admitted yet. Fix it '
+            "in the inventory's group_vars/all."
+        ],
+    ),
+    "no models (null)": (
+        {"inference_models": None, "inference_tenants": []},
+        [
+            'inference_models is empty (null): the key is there with no list under it. Write the model entries '
+            'under it (docs/architecture.md, "The model list"), or inference_models: [] for a cluster that serves '
+            "no model yet. Fix it in the inventory's group_vars/all."
+        ],
+    ),
+    "a 70B model in 16 bit on one GPU": (
+        {"inference_models": [SEVENTY_B_FP16], "inference_tenants": []},
+        [
+            "inference_models[0] ('llama-70b-fp16'): needs about 135.5 GiB per GPU (weights 131.5 GiB and KV cache "
+            "for max_model_len 8192 2.5 GiB, split over 1 GPU(s), + 1.5 GiB runtime), but a GPU of gpu-1, gpu-2 has "
+            "79.6 GiB (gpu_memory_gib in the inventory) x gpu_memory_utilization 0.9 = 71.64 GiB: vLLM would stop "
+            "at start with out-of-memory or too little KV cache. Ways out: more GPUs per replica (gpus: 2, "
+            "tensor_parallel: 2 needs about 68.5 GiB per GPU); a 4-bit quantized checkpoint (e.g. AWQ: about 43.45 "
+            "GiB per GPU); a higher gpu_memory_utilization where the GPU serves nothing else (at most 0.98)."
+        ],
+    ),
+}
+ACCEPTED = {
+    "gpu_required=false as a string": ("-e", "gpu_required=false"),
+    "world-open admin_cidrs with the explicit opt-in": (
+        "-e",
+        json.dumps({"admin_cidrs": ["0.0.0.0/0"], "admin_cidrs_allow_world": "true"}),
+    ),
+    "an image pinned by digest": ("-e", "vllm_image=docker.io/vllm/vllm-openai@sha256:" + "ab" * 32),
 }
 NO_HF_CREDENTIAL_MESSAGE = (
     "Models llama-70b set hf_token_required: true but no Hugging Face token is set: put it in Ansible Vault as "
@@ -114,17 +234,13 @@ def run_validate(inventory: str, *extra: str, token: str | None = FAKE_TOKEN) ->
         check=False,
     )
     report = json.loads(result.stdout)
-    failures = [
-        result_of_host.get("msg")
-        for play in report["plays"]
-        for task in play["tasks"]
-        for result_of_host in task["hosts"].values()
-        if result_of_host.get("failed")
-    ]
+    results = [result_of_host for play in report["plays"] for task in play["tasks"] for result_of_host in
+               task["hosts"].values()]
     return {
         "rc": result.returncode,
         "stats": report["stats"],
-        "failures": failures,
+        "failures": [outcome.get("msg") for outcome in results if outcome.get("failed")],
+        "warnings": [warning for outcome in results for warning in outcome.get("warnings", [])],
         "raw": result.stdout + result.stderr,
     }
 
@@ -140,6 +256,10 @@ def runs() -> dict:
         "-e",
         '{"cluster_distribution": "kubeadm", "cluster_ports": {"k3s": []}}',
     )
+    for name, (extra, _) in REFUSED.items():
+        cases[name] = ("good", "-e", json.dumps(extra))
+    for name, args in ACCEPTED.items():
+        cases[name] = ("good", *args)
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {
             name: pool.submit(run_validate, *args, token=None if name == "good without token" else FAKE_TOKEN)
@@ -223,3 +343,28 @@ def test_a_distribution_without_its_ports_is_refused(runs):
             "ports (port, proto, hosts, from, purpose)."
         ]
     ]
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_a_bad_value_is_refused_in_validate_naming_the_variable_and_the_fix(runs, case):
+    """Issue 19's table: each bad input is refused by validate.yml, before any host is touched."""
+    run = runs[case]
+    assert run["rc"] == 2, run["raw"]
+    assert run["failures"] == [REFUSED[case][1]]
+    assert_controller_only_and_unchanged(run)
+
+
+@pytest.mark.parametrize("case", sorted(ACCEPTED))
+def test_a_good_value_in_another_spelling_is_accepted(runs, case):
+    run = runs[case]
+    assert run["rc"] == 0, run["raw"]
+    assert "derived from value of type" not in run["raw"]
+
+
+def test_a_world_open_network_with_the_opt_in_is_warned_about(runs):
+    warnings = runs["world-open admin_cidrs with the explicit opt-in"]["warnings"]
+    assert warnings == [
+        "admin_cidrs entry 0.0.0.0/0 opens SSH and the Kubernetes API (6443) to everybody, because "
+        f"admin_cidrs_allow_world is true {IN_GROUP_VARS}. Narrow it to your administrators' networks when you can."
+    ]
+    assert runs["good"]["warnings"] == []

@@ -5,17 +5,20 @@
 """Filters that check the model list (inference_models, inference_tenants) and size what it needs.
 
 One implementation of the model-list rules, reused by roles/validate_inventory (before any host is
-touched), roles/preflight (host sizing) and any platform role that wants the same answers.
-Documentation of each filter: the sidecar files model_list_errors.yml and model_list_resources.yml.
+touched), roles/preflight (host sizing, memory fit against the GPUs it measures) and the platform roles
+(roles/vllm builds its objects only from a list these rules accept).
+Documentation of each filter: the sidecar files model_list_errors.yml, model_list_resources.yml and
+model_memory_problems.yml.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.inference.platform.plugins.module_utils._rules import is_dns_label
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(Ki|Mi|Gi|Ti|K|M|G|T)?$")
 DURATION = re.compile(r"^[0-9]+[smhd]$")
@@ -34,7 +37,36 @@ MODEL_REQUIRED_KEYS = (
 )
 # cache_size: size of the model's cache volume (roles/vllm); hf_token_required: the weights are gated
 # on Hugging Face, so the platform needs a token (roles/validate_inventory checks it is set).
-MODEL_OPTIONAL_KEYS = ("quantization", "extra_args", "cache_size", "hf_token_required")
+# size: what the memory-fit check reads (parameters, weights dtype, the attention shape for the KV cache).
+MODEL_OPTIONAL_KEYS = ("quantization", "extra_args", "cache_size", "hf_token_required", "size")
+# Longest model name: roles/vllm derives object names from it (<name>-preload-<hash>, ...) within 63 characters.
+MODEL_NAME_MAX = 40
+# Largest gpu_memory_utilization accepted: vLLM needs some GPU memory outside its own budget (CUDA context).
+MAX_GPU_MEMORY_UTILIZATION = 0.98
+# Flags the platform sets from the model entry: extra_args may not repeat them (flag -> what to write instead).
+MANAGED_FLAGS = {
+    "--model": "hf_id",
+    "--revision": "revision",
+    "--served-model-name": "name",
+    "--host": "nothing (the platform sets it)",
+    "--port": "nothing (the platform sets it)",
+    "--tensor-parallel-size": "tensor_parallel",
+    "--max-model-len": "max_model_len",
+    "--gpu-memory-utilization": "gpu_memory_utilization",
+    "--quantization": "quantization",
+    "--download-dir": "nothing (the model cache volume is mounted for it)",
+}
+# The memory-fit check: keys of a model's size, bytes per weight by dtype and by quantization method, and what
+# vLLM holds per GPU beside weights and KV cache (CUDA context, activations of the profile run, CUDA graphs).
+SIZE_KEYS = ("params_b", "dtype", "layers", "kv_heads", "head_dim", "weights_gib")
+DTYPE_BYTES = {"bfloat16": 2.0, "float16": 2.0, "half": 2.0, "float32": 4.0, "float": 4.0}
+# 4-bit methods keep embeddings and norms in 16 bit and store scales: 0.6 bytes per parameter on average is the
+# conservative side of what AWQ/GPTQ checkpoints of 7-70B models weigh (weights_gib overrides it).
+QUANTIZATION_BYTES = {
+    "awq": 0.6, "awq_marlin": 0.6, "gptq": 0.6, "gptq_marlin": 0.6, "marlin": 0.6, "bitsandbytes": 0.6,
+    "gguf": 0.6, "fp8": 1.05, "fbgemm_fp8": 1.05, "compressed-tensors": 1.05, "experts_int8": 1.05,
+}
+RUNTIME_OVERHEAD_GIB = 1.5
 AUTOSCALE_KEYS = ("queue_threshold", "cooldown_seconds", "scale_to_zero")
 TENANT_REQUIRED_KEYS = ("name", "models")
 TENANT_OPTIONAL_KEYS = ("max_budget_usd", "budget_duration", "rpm_limit", "tpm_limit")
@@ -174,6 +206,44 @@ def _check_autoscale(where, entry, errors):
         errors.append(f"{where}: autoscale.scale_to_zero is {autoscale['scale_to_zero']!r}; write true or false.")
 
 
+def _check_size(where, entry, errors):
+    size = entry["size"]
+    example = "size: {params_b: 7.6, dtype: bfloat16, layers: 28, kv_heads: 4, head_dim: 128}"
+    if not isinstance(size, dict):
+        errors.append(f"{where}: size is {size!r}; write a mapping such as {example} (from the model's config.json).")
+        return
+    unknown = sorted(set(size) - set(SIZE_KEYS))
+    if unknown:
+        errors.append(f"{where}: size has unknown keys {', '.join(unknown)}; it takes {', '.join(SIZE_KEYS)}.")
+    if "params_b" not in size and "weights_gib" not in size:
+        errors.append(
+            f"{where}: size needs params_b (billions of parameters) or weights_gib (the weights' size); "
+            f"write e.g. {example}."
+        )
+    for key in ("params_b", "weights_gib"):
+        if key in size and not (_is_number(size[key]) and size[key] > 0):
+            errors.append(f"{where}: size.{key} is {size[key]!r}; write a number > 0.")
+    for key in ("layers", "kv_heads", "head_dim"):
+        if key not in size:
+            errors.append(
+                f"{where}: size lacks {key} (num_hidden_layers, num_key_value_heads and hidden_size / "
+                f"num_attention_heads in the model's config.json), which size the KV cache; write e.g. {example}."
+            )
+        elif not (_is_int(size[key]) and size[key] > 0):
+            errors.append(f"{where}: size.{key} is {size[key]!r}; write an integer > 0.")
+    dtype = size.get("dtype", "bfloat16")
+    if dtype not in DTYPE_BYTES:
+        errors.append(f"{where}: size.dtype is {dtype!r}; write one of {', '.join(sorted(DTYPE_BYTES))}.")
+    quantization = entry.get("quantization")
+    if (quantization is not None and quantization not in QUANTIZATION_BYTES and "weights_gib" not in size
+            and isinstance(quantization, str)):
+        errors.append(
+            f"{where}: the memory check does not know how much a weight of quantization {quantization!r} weighs; "
+            "add size.weights_gib (the size of the weight files) or use one of "
+            f"{', '.join(sorted(QUANTIZATION_BYTES))}."
+        )
+
+
 def _check_model(index, entry, max_name_length, max_gpu_memory_utilization, errors):
     where = _where(index, entry)
     if not isinstance(entry, dict):
@@ -193,7 +263,7 @@ def _check_model(index, entry, max_name_length, max_gpu_memory_utilization, erro
             f"{', '.join(MODEL_REQUIRED_KEYS + MODEL_OPTIONAL_KEYS)}."
         )
     name = entry.get("name")
-    if "name" in entry and not (isinstance(name, str) and DNS_LABEL.match(name) and len(name) <= max_name_length):
+    if "name" in entry and not is_dns_label(name, max_name_length):
         errors.append(
             f"{where}: name {name!r} is not a DNS-1123 label of at most {max_name_length} characters; write lowercase "
             "a-z, 0-9 and '-', starting and ending with a letter or digit (e.g. qwen25-7b)."
@@ -233,16 +303,28 @@ def _check_model(index, entry, max_name_length, max_gpu_memory_utilization, erro
             f"{where}: quantization is {quantization!r}; write null or a vLLM method name such as awq or fp8."
         )
     extra_args = entry.get("extra_args", [])
+    if extra_args is None:
+        extra_args = []
     if not (isinstance(extra_args, list) and all(isinstance(arg, str) for arg in extra_args)):
         errors.append(
             f"{where}: extra_args is {extra_args!r}; write a list of strings (e.g. ['--enable-prefix-caching'])."
         )
+    else:
+        for flag in sorted({arg.split("=", 1)[0] for arg in extra_args} & set(MANAGED_FLAGS)):
+            errors.append(
+                f"{where}: extra_args sets {flag}, which the platform sets from the model entry; remove it from "
+                f"extra_args and write "
+                + (MANAGED_FLAGS[flag] + "." if MANAGED_FLAGS[flag].startswith("nothing")
+                   else f"{MANAGED_FLAGS[flag]} in the model entry instead.")
+            )
     if "cache_size" in entry:
         try:
             if size_to_gib(entry["cache_size"]) <= 0:
                 raise ValueError("not positive")
         except ValueError:
             errors.append(f"{where}: cache_size is {entry['cache_size']!r}; write a size such as 100Gi.")
+    if "size" in entry:
+        _check_size(where, entry, errors)
     if not isinstance(entry.get("hf_token_required", False), bool):
         errors.append(f"{where}: hf_token_required is {entry['hf_token_required']!r}; write true or false.")
     if "replicas" in entry:
@@ -266,7 +348,7 @@ def _check_tenant(index, tenant, model_names, errors):
             f"{', '.join(TENANT_REQUIRED_KEYS + TENANT_OPTIONAL_KEYS)}."
         )
     name = tenant.get("name")
-    if "name" in tenant and not (isinstance(name, str) and DNS_LABEL.match(name) and len(name) <= 63):
+    if "name" in tenant and not is_dns_label(name):
         errors.append(
             f"{where}: name {name!r} is not a DNS-1123 label; write lowercase a-z, 0-9 and '-' (e.g. team-a)."
         )
@@ -295,14 +377,22 @@ def _check_tenant(index, tenant, model_names, errors):
             errors.append(f"{where}: {key} is {tenant[key]!r}; write an integer > 0.")
 
 
-def model_list_errors(models, tenants=None, max_name_length=63, max_gpu_memory_utilization=1.0):
+def model_list_errors(
+    models, tenants=(), max_name_length=MODEL_NAME_MAX, max_gpu_memory_utilization=MAX_GPU_MEMORY_UTILIZATION
+):
     """Every problem of inference_models (and inference_tenants), as sentences; an empty list when all is well."""
     errors = []
-    if tenants is None:
-        tenants = []
+    if models is None:
+        return [
+            "inference_models is empty (null): the key is there with no list under it. Write the model entries "
+            "under it (docs/architecture.md, \"The model list\"), or inference_models: [] for a cluster that "
+            "serves no model yet.",
+            *_null_tenants(tenants),
+        ]
     if not isinstance(models, list):
         return [
-            f"inference_models is {type(models).__name__}, not a list; write a list of model entries (or [] for none)."
+            f"inference_models is {type(models).__name__}, not a list; write a list of model entries (or [] for none).",
+            *_null_tenants(tenants),
         ]
     for index, entry in enumerate(models):
         _check_model(index, entry, max_name_length, max_gpu_memory_utilization, errors)
@@ -313,6 +403,8 @@ def model_list_errors(models, tenants=None, max_name_length=63, max_gpu_memory_u
             f"inference_models: name {duplicate!r} is used by entries {', '.join(positions)}; each name becomes a "
             "Deployment, a Service and a LiteLLM route, so give every entry its own name."
         )
+    if tenants is None or tenants == ():  # null in the inventory, or no tenants passed to the filter
+        return errors + _null_tenants(tenants)
     if not isinstance(tenants, list):
         errors.append(
             f"inference_tenants is {type(tenants).__name__}, not a list; write a list of tenants (or [] for none)."
@@ -325,6 +417,121 @@ def model_list_errors(models, tenants=None, max_name_length=63, max_gpu_memory_u
     for duplicate in sorted({name for name in tenant_names if isinstance(name, str) and tenant_names.count(name) > 1}):
         errors.append(f"inference_tenants: name {duplicate!r} is used more than once; give every tenant its own name.")
     return errors
+
+
+def _null_tenants(tenants):
+    if tenants is None:
+        return [
+            "inference_tenants is empty (null): the key is there with no list under it. Write the tenants under it "
+            "(docs/architecture.md, \"The model list\"), or inference_tenants: [] when no team is admitted yet."
+        ]
+    return []
+
+
+def _parallel_shards(entry):
+    """GPUs one copy of the weights is split over: tensor_parallel x pipeline parallel (data parallel copies)."""
+    flags = _parallel_flags(entry.get("extra_args") or [])
+    pipeline = int(flags.get("--pipeline-parallel-size", "1"))
+    return entry["tensor_parallel"] * pipeline
+
+
+def model_memory_need(entry, overhead_gib=RUNTIME_OVERHEAD_GIB):
+    """GiB one GPU of a replica needs (weights share + one max_model_len sequence of KV cache + runtime), or None.
+
+    None when the entry has no size (the need is unknown).
+    """
+    size = entry.get("size")
+    if not isinstance(size, dict):
+        return None
+    dtype_bytes = DTYPE_BYTES.get(size.get("dtype", "bfloat16"), 2.0)
+    quantization = entry.get("quantization")
+    if "weights_gib" in size:
+        weights = float(size["weights_gib"])
+    else:
+        per_weight = QUANTIZATION_BYTES.get(quantization, dtype_bytes) if quantization else dtype_bytes
+        weights = size["params_b"] * 1e9 * per_weight / 2**30
+    kv_bytes = dtype_bytes
+    extra_args = entry.get("extra_args") or []
+    for position, arg in enumerate(extra_args):
+        value = arg.split("=", 1)[1] if arg.startswith("--kv-cache-dtype=") else (
+            extra_args[position + 1] if arg == "--kv-cache-dtype" and position + 1 < len(extra_args) else None)
+        if value and value.startswith("fp8"):
+            kv_bytes = 1.0
+    kv = 2 * size["layers"] * size["kv_heads"] * size["head_dim"] * kv_bytes * entry["max_model_len"] / 2**30
+    shards = _parallel_shards(entry)
+    return {
+        "weights_gib": round(weights, 2),
+        "kv_cache_gib": round(kv, 2),
+        "overhead_gib": overhead_gib,
+        "shards": shards,
+        "per_gpu_gib": round((weights + kv) / shards + overhead_gib, 2),
+    }
+
+
+def model_memory_problems(models, gpu_nodes, source="the inventory", overhead_gib=RUNTIME_OVERHEAD_GIB):
+    """Models whose weights and KV cache do not fit the GPUs of a node they may land on, as sentences.
+
+    gpu_nodes maps a node name to {gpu_memory_gib: <memory of its smallest GPU>, gpu_count: <GPUs, or null>}; a
+    node without gpu_memory_gib is not judged. A model may land on every node with at least its gpus GPUs (or an
+    unknown count): each of them must fit it. Models without size are listed in the result's unchecked.
+    """
+    if not isinstance(models, list) or model_list_errors(models):
+        return {"errors": [], "unchecked": []}
+    errors, unchecked = [], []
+    for index, entry in enumerate(models):
+        need = model_memory_need(entry, overhead_gib)
+        if need is None:
+            unchecked.append(entry["name"])
+            continue
+        where = _where(index, entry)
+        too_small = {}
+        for node, gpu in sorted((gpu_nodes or {}).items()):
+            memory = (gpu or {}).get("gpu_memory_gib")
+            count = (gpu or {}).get("gpu_count")
+            if not _is_number(memory) or (_is_int(count) and count < entry["gpus"]):
+                continue
+            if need["per_gpu_gib"] > memory * entry["gpu_memory_utilization"]:
+                too_small.setdefault((memory, count), []).append(node)
+        for (memory, count), nodes in sorted(too_small.items(), key=lambda item: item[1]):
+            budget = memory * entry["gpu_memory_utilization"]
+            errors.append(
+                f"{where}: needs about {need['per_gpu_gib']} GiB per GPU (weights {need['weights_gib']} GiB and "
+                f"KV cache for max_model_len {entry['max_model_len']} {need['kv_cache_gib']} GiB, split over "
+                f"{need['shards']} GPU(s), + {overhead_gib} GiB runtime), but a GPU of {', '.join(nodes)} has "
+                f"{memory} GiB ({source}) x gpu_memory_utilization {entry['gpu_memory_utilization']} = "
+                f"{round(budget, 2)} GiB: vLLM would stop at start with out-of-memory or too little KV cache. "
+                "Ways out: " + "; ".join(_ways_out(entry, need, memory, count, overhead_gib)) + "."
+            )
+    return {"errors": errors, "unchecked": unchecked}
+
+
+def _ways_out(entry, need, memory, count, overhead_gib):
+    budget = memory * entry["gpu_memory_utilization"]
+    ways = []
+    data = need["weights_gib"] + need["kv_cache_gib"]
+    shards = next(
+        (tp for tp in (2, 4, 8) if tp > need["shards"] and data / tp + overhead_gib <= budget
+         and (not _is_int(count) or tp <= count)),
+        None,
+    )
+    if shards:
+        ways.append(f"more GPUs per replica (gpus: {shards}, tensor_parallel: {shards} needs about "
+                    f"{round(data / shards + overhead_gib, 2)} GiB per GPU)")
+    else:
+        ways.append("more GPUs per replica than this node has, on a node with more or larger GPUs")
+    if not entry.get("quantization"):
+        quantized = dict(entry, quantization="awq")
+        quantized_need = model_memory_need(quantized, overhead_gib)
+        ways.append(f"a 4-bit quantized checkpoint (e.g. AWQ: about {quantized_need['per_gpu_gib']} GiB per GPU)")
+    room = budget - overhead_gib - need["weights_gib"] / need["shards"]
+    per_token = need["kv_cache_gib"] / entry["max_model_len"] / need["shards"]
+    if room > 0 and per_token > 0:
+        shorter = int(min(room / per_token, entry["max_model_len"] - 1))
+        if shorter >= 256:
+            ways.append(f"a shorter context (max_model_len: {2 ** int(math.log2(shorter))})")
+    ways.append("a higher gpu_memory_utilization where the GPU serves nothing else (at most "
+                f"{MAX_GPU_MEMORY_UTILIZATION})")
+    return ways
 
 
 def model_list_resources(models, default_cache_size="100Gi"):
@@ -350,4 +557,5 @@ class FilterModule:
         return {
             "model_list_errors": model_list_errors,
             "model_list_resources": model_list_resources,
+            "model_memory_problems": model_memory_problems,
         }
