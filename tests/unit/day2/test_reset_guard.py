@@ -24,10 +24,14 @@ def test_wrong_confirmation_is_refused_before_any_host(tmp_path):
     assert set(recap(run.stdout)) == {"localhost"}
 
 
-def test_missing_confirmation_is_refused_by_the_argument_spec(tmp_path):
+def test_missing_confirmation_is_refused_with_the_value_to_type(tmp_path):
+    """Without -e confirm_reset the operator reads the REFUSED text naming the value, not an argument-spec dump."""
     run = run_playbook(inventory(tmp_path), "reset.yml")
     assert run.returncode != 0
-    assert "confirm_reset" in run.stdout + run.stderr
+    text = " ".join((run.stdout + run.stderr).split())
+    assert "REFUSED: reset destroys the cluster 'prod-a'" in text
+    assert "Confirm with -e confirm_reset=prod-a (given: ''). Nothing was changed." in text
+    assert "argument_spec_data" not in text and "missing required arguments" not in text
     assert set(recap(run.stdout)) == {"localhost"}
 
 
