@@ -76,7 +76,6 @@ fi
 
 export GOMODCACHE=${CONTROL_PLANE_GOMODCACHE:-$cache_root/go/mod}
 export GOCACHE=${CONTROL_PLANE_GOCACHE:-$cache_root/go/build}
-export GOPROXY=${GOPROXY:-https://proxy.golang.org,direct}
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false -mod=mod"
 export GOTOOLCHAIN=local
 export CGO_ENABLED=0

@@ -23,7 +23,7 @@ import yaml
 from hetzner_standin.hcloud_api import HcloudStandin
 from hetzner_standin.robot_api import RobotStandin
 from hetzner_standin.tls_intercept import InterceptProxy
-from lab_servers import LAB_INSTALL_IMAGE, LabServers
+from lab_servers import LAB_INSTALL_IMAGE, LabServers, build_image
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -101,6 +101,9 @@ class HetznerWorld:
         self.known_hosts = workdir / "known_hosts"
 
     def start(self, with_lab: bool = True) -> HetznerWorld:
+        if with_lab:
+            # A new machine has no image: build it (cached by its recipe hash, seconds when it exists).
+            build_image(BIN / "ansible-playbook")
         self.hcloud.start()
         self.proxy.start()
         if with_lab:
