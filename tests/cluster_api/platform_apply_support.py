@@ -103,6 +103,7 @@ class PlatformRunner:
         self.chart_dir = chart_dir
         self.work_dir = work_dir
         self.inventory = REPO_ROOT / "inventories" / inventory
+        self.context = yaml.safe_load(kubeconfig.read_text())["current-context"]
         self.runs = 0
 
     def env(self) -> dict[str, str]:
@@ -115,9 +116,10 @@ class PlatformRunner:
             ANSIBLE_NOCOLOR="1",
             ANSIBLE_DEPRECATION_WARNINGS="0",
             ANSIBLE_LOCAL_TEMP=str(self.work_dir / "ansible-tmp"),
-            # The operator's way: kubernetes.core (k8s, k8s_info, helm) reads the kubeconfig from here.
-            K8S_AUTH_KUBECONFIG=str(self.kubeconfig),
-            KUBECONFIG=str(self.kubeconfig),
+            # The platform acts on cluster_kubeconfig (extra_vars), whatever the environment says; these point at a
+            # file that does not exist, so a call that ignored cluster_kubeconfig would fail, not reach the server.
+            K8S_AUTH_KUBECONFIG=str(self.work_dir / "not-this-kubeconfig.yaml"),
+            KUBECONFIG=str(self.work_dir / "not-this-kubeconfig.yaml"),
             HF_TOKEN="",
             PATH=os.pathsep.join([str(self.helm_bin_dir), str(VENV_BIN), env.get("PATH", "")]),
         )
@@ -126,6 +128,9 @@ class PlatformRunner:
     def extra_vars(self, **overrides) -> Path:
         self.runs += 1
         data = {
+            # What the cluster stage hands over: the kubeconfig it wrote and its context.
+            "cluster_kubeconfig": str(self.kubeconfig),
+            "cluster_kube_context": self.context,
             "platform_delivery": "apply",
             "platform_delivery_chart_dir": str(self.chart_dir),
             # No kubelet here: nothing would ever become ready. Apply and move on; assert state instead.
@@ -189,15 +194,25 @@ class PlaybookResult:
         ]
 
     def changed_items(self) -> list[tuple[str, str]]:
-        """(task name, loop label or '') of every result that reported a change."""
+        """(task name, object or loop label) of every change: one per object when a task applied or pruned several."""
         changed = []
         for name, result in self.task_results():
-            items = result.get("results")
-            if items:
-                changed += [(name, _label(item)) for item in items if item.get("changed")]
-            elif result.get("changed"):
-                changed.append((name, ""))
+            for item in result.get("results") or [result]:
+                if not item.get("changed"):
+                    continue
+                objects = [r for r in (item.get("result") or {}).get("results", []) if r.get("changed")]
+                if objects:  # kubernetes.core.k8s with a list of objects
+                    changed += [(name, _object_label(r.get("result") or {})) for r in objects]
+                elif "deleted" in item:  # inference.platform.k8s_prune
+                    changed += [(name, key.replace("/", " ", 1)) for key in item["deleted"]]
+                else:
+                    changed.append((name, _label(item)))
         return changed
+
+
+def _object_label(obj: dict) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{obj.get('kind', '?')} {meta.get('namespace', '')}/{meta.get('name', '?')}"
 
 
 def _label(item: dict) -> str:

@@ -321,7 +321,7 @@ def test_check_mode_reports_the_difference(check_run):
     labels = " | ".join(label for _, label in items)
     assert f"/{added}" in labels, f"the added model's objects are not reported: {items}"
     assert any(f"/{changed}" in label and label.startswith("ScaledObject") for _, label in items), items
-    assert any("Delete the objects" in name and f"/{removed}" in label for name, label in items), items
+    assert any("no longer wanted" in name and f"/{removed}" in label for name, label in items), items
     unrelated = [label for _, label in items if not any(f"/{m}" in label for m in (changed, added, removed))]
     # Only the objects of the three models and the gateway's model list (LiteLLM ConfigMap, tenant Job) may move.
     assert all(("litellm" in label or "tenant" in label) for label in unrelated), unrelated

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from render_support import ARGOCD, INVENTORIES, ROLES, ROOT, Render, _command, _run_parallel, load_render
+from render_support import ARGOCD, INVENTORIES, ROOT, Render, _command, _run_parallel, load_render
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +30,7 @@ def render_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def renders(render_root) -> dict[str, Render]:
     argocd_vars = render_root / "argocd.json"
-    argocd_vars.write_text(json.dumps({f"{role}_argocd": ARGOCD for role in ROLES}))
+    argocd_vars.write_text(json.dumps({"platform_delivery_argocd": ARGOCD}))
     jobs = {}
     for inventory in INVENTORIES:
         extra = ["-e", f"@{argocd_vars}"] if inventory == "lab" else []

@@ -16,7 +16,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "tests" / "fixtures" / "reference"
 INVENTORIES = ("lab", "onprem", "hetzner")
-ROLES = ("gpu_operator", "vllm", "litellm", "keda", "monitoring")
+# The platform's components: the registry in group_vars/all/platform.yml, never a list of its own.
+ROLES = tuple(
+    entry["name"]
+    for entry in yaml.safe_load((ROOT / "group_vars" / "all" / "platform.yml").read_text())["platform_components"]
+)
 ARGOCD = {
     "enabled": True,
     "repo_url": "https://git.example.internal/platform/gitops.git",

@@ -26,7 +26,6 @@ EXPECTED_READERS = {
     "HROBOT_API_PASSWORD": ["community/hrobot/plugins/inventory/robot.py"],
     "HF_TOKEN": ["roles/vllm/defaults/main.yml"],
     "LITELLM_MASTER_KEY": ["roles/verify/defaults/main.yml", "playbooks/tenant_key.yml"],
-    "K8S_AUTH_KUBECONFIG": ["kubernetes/core/plugins/doc_fragments/k8s_auth_options.py"],
 }
 # Input fields of AWX's built-in Machine credential type that awx_configure may fill.
 MACHINE_FIELDS = {
@@ -135,3 +134,27 @@ def test_credentials_fill_the_inputs_of_their_type(credential):
         assert re.fullmatch(r"[A-Z][A-Z0-9_]*", variable), (
             f"{credential['name']}: {variable} is not an environment variable name"
         )
+
+
+def injected_extra_vars() -> list[tuple[str, str]]:
+    return [
+        (credential_type["name"], variable)
+        for credential_type in definition()["awx_credential_types"]
+        for variable in credential_type["injectors"].get("extra_vars", {})
+    ]
+
+
+@pytest.mark.parametrize(("credential_type", "variable"), injected_extra_vars(), ids=lambda value: value)
+def test_every_injected_extra_variable_is_a_project_variable(credential_type, variable):
+    """An injected extra variable must be one the project defines (group_vars/all), e.g. cluster_kubeconfig."""
+    defined = set()
+    for path in sorted((ROOT / "group_vars" / "all").glob("*.yml")):
+        defined |= set(re.findall(r"^([a-z_][a-z0-9_]*):", path.read_text(encoding="utf-8"), re.MULTILINE))
+    assert variable in defined, f"credential type {credential_type!r} injects {variable}, which no group_vars define"
+
+
+def test_the_kubeconfig_credential_hands_over_the_cluster_kubeconfig():
+    """The platform and day-2 jobs act on cluster_kubeconfig, never on K8S_AUTH_KUBECONFIG (issue 14)."""
+    (kubeconfig,) = [t for t in definition()["awx_credential_types"] if t["name"] == "Kubernetes kubeconfig"]
+    assert kubeconfig["injectors"]["extra_vars"] == {"cluster_kubeconfig": "{{ tower.filename.kubeconfig }}"}
+    assert "K8S_AUTH_KUBECONFIG" not in kubeconfig["injectors"].get("env", {})

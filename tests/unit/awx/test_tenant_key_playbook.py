@@ -51,23 +51,26 @@ def litellm():
 
 @pytest.fixture
 def inventory(tmp_path):
+    # The project defaults, linked as every inventory links them (group_vars/all/00_project), and this test's values
+    # over them in 50_unit.yml, as an inventory sets them.
+    group_vars = tmp_path / "group_vars" / "all"
+    group_vars.mkdir(parents=True)
+    (group_vars / "00_project").symlink_to(ROOT / "group_vars" / "all")
+    (group_vars / "50_unit.yml").write_text(
+        yaml.safe_dump(
+            {
+                "cluster_name": "unit",
+                "inference_tenants": [
+                    {"name": "team-a", "models": ["qwen25-7b", "llama-8b"]},
+                    {"name": "team-b", "models": ["llama-8b"]},
+                ],
+            }
+        )
+    )
     path = tmp_path / "hosts.yml"
     path.write_text(
         yaml.safe_dump(
-            {
-                "all": {
-                    "hosts": {
-                        "localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-                    },
-                    "vars": {
-                        "cluster_name": "unit",
-                        "inference_tenants": [
-                            {"name": "team-a", "models": ["qwen25-7b", "llama-8b"]},
-                            {"name": "team-b", "models": ["llama-8b"]},
-                        ],
-                    },
-                }
-            }
+            {"all": {"hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}
         )
     )
     return path
@@ -155,7 +158,10 @@ def test_secret_goes_to_kubernetes_first_and_a_failed_write_creates_no_key(inven
         "tenant_key_alias=team-b-ci",
         "-e",
         "tenant_key_store_secret=true",
-        env_extra={"K8S_AUTH_KUBECONFIG": str(kubeconfig)},
+        "-e",
+        f"cluster_kubeconfig={kubeconfig}",
+        "-e",
+        "cluster_kube_context=none",
         team="team-b",
     )
     assert code != 0, output

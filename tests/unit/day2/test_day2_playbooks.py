@@ -129,8 +129,13 @@ def test_upgrade_platform_after_the_nodes_in_serving_order():
     )
     agents_index = next(i for i, play in enumerate(upgrade) if play.get("hosts") == "k8s_agents")
     assert platform_index > agents_index
-    roles = [task["ansible.builtin.include_role"]["name"] for task in upgrade[platform_index]["tasks"]]
-    assert roles == ["gpu_operator", "keda", "monitoring", "litellm", "vllm"]
+    (task,) = upgrade[platform_index]["tasks"]
+    assert task["ansible.builtin.include_role"] == {"name": "platform_delivery", "tasks_from": "component"}
+    assert task["loop"] == "{{ platform_components | sort(attribute='upgrade_order') }}"
+    registry = load_yaml(PROJECT_ROOT / "group_vars/all/platform.yml")["platform_components"]
+    in_order = [entry["name"] for entry in sorted(registry, key=lambda entry: entry["upgrade_order"])]
+    # GPUs allocatable before anything else moves; the models last, each rolling with a surge replica.
+    assert in_order[0] == "gpu_operator" and in_order[-1] == "vllm", in_order
     assert upgrade[-1]["ansible.builtin.import_playbook"] == "verify.yml"
 
 
