@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from control_plane import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CRD_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "reference" / "crds"
@@ -194,25 +195,18 @@ class PlaybookResult:
         ]
 
     def changed_items(self) -> list[tuple[str, str]]:
-        """(task name, object or loop label) of every change: one per object when a task applied or pruned several."""
+        """(task name, change) of every change: one per object, Secret, chart or deletion of platform_apply, else the
+        loop label."""
         changed = []
         for name, result in self.task_results():
             for item in result.get("results") or [result]:
                 if not item.get("changed"):
                     continue
-                objects = [r for r in (item.get("result") or {}).get("results", []) if r.get("changed")]
-                if objects:  # kubernetes.core.k8s with a list of objects
-                    changed += [(name, _object_label(r.get("result") or {})) for r in objects]
-                elif "deleted" in item:  # inference.platform.k8s_prune
-                    changed += [(name, key.replace("/", " ", 1)) for key in item["deleted"]]
+                if "changes" in item:  # inference.platform.platform_apply: one line per change
+                    changed += [(name, change) for change in item["changes"]]
                 else:
                     changed.append((name, _label(item)))
         return changed
-
-
-def _object_label(obj: dict) -> str:
-    meta = obj.get("metadata") or {}
-    return f"{obj.get('kind', '?')} {meta.get('namespace', '')}/{meta.get('name', '?')}"
 
 
 def _label(item: dict) -> str:
@@ -234,3 +228,26 @@ def rendered_helm_values(render_dir: Path) -> dict[str, dict]:
         re.sub(r"\.values\.yaml$", "", path.name): yaml.safe_load(path.read_text()) or {}
         for path in sorted(render_dir.glob("*/helm/*.values.yaml"))
     }
+
+
+def apply_crds(k8s_api, paths) -> None:
+    from kubernetes import client
+
+    ext = client.ApiextensionsV1Api(k8s_api)
+    names = []
+    for path in paths:
+        for manifest in yaml.safe_load_all(path.read_text()):
+            if manifest and manifest.get("kind") == "CustomResourceDefinition":
+                ext.create_custom_resource_definition(manifest)
+                names.append(manifest["metadata"]["name"])
+
+    def established() -> bool:
+        for name in names:
+            conditions = {c.type: c.status for c in ext.read_custom_resource_definition(name).status.conditions or []}
+            if conditions.get("Established") != "True":
+                return False
+        return True
+
+    wait_for(f"CRDs {names} Established", established, timeout=30)
+
+

@@ -18,11 +18,11 @@ import json
 
 import pytest
 import yaml
-from control_plane import wait_for
 from platform_apply_support import (
     CRD_FIXTURES,
     STANDIN_CHARTS,
     PlatformRunner,
+    apply_crds,
     build_standin_charts,
     pinned_versions,
     rendered_helm_values,
@@ -72,27 +72,6 @@ def first_apply(runner, render):
     result = runner.run()
     assert result.returncode == 0, result.explain()
     return result
-
-
-def apply_crds(k8s_api, paths) -> None:
-    from kubernetes import client
-
-    ext = client.ApiextensionsV1Api(k8s_api)
-    names = []
-    for path in paths:
-        for manifest in yaml.safe_load_all(path.read_text()):
-            if manifest and manifest.get("kind") == "CustomResourceDefinition":
-                ext.create_custom_resource_definition(manifest)
-                names.append(manifest["metadata"]["name"])
-
-    def established() -> bool:
-        for name in names:
-            conditions = {c.type: c.status for c in ext.read_custom_resource_definition(name).status.conditions or []}
-            if conditions.get("Established") != "True":
-                return False
-        return True
-
-    wait_for(f"CRDs {names} Established", established, timeout=30)
 
 
 def _dynamic(k8s_api):
@@ -321,7 +300,7 @@ def test_check_mode_reports_the_difference(check_run):
     labels = " | ".join(label for _, label in items)
     assert f"/{added}" in labels, f"the added model's objects are not reported: {items}"
     assert any(f"/{changed}" in label and label.startswith("ScaledObject") for _, label in items), items
-    assert any("no longer wanted" in name and f"/{removed}" in label for name, label in items), items
+    assert any(label.startswith("deleted ") and f"/{removed}" in label for _, label in items), items
     unrelated = [label for _, label in items if not any(f"/{m}" in label for m in (changed, added, removed))]
     # Only the objects of the three models and the gateway's model list (LiteLLM ConfigMap, tenant Job) may move.
     assert all(("litellm" in label or "tenant" in label) for label in unrelated), unrelated

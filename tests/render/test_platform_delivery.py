@@ -35,7 +35,9 @@ SECRET = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "demo", "na
 ENTRY = {
     "name": "demo",
     "namespace": "demo",
-    "charts": [{"release": "demo", "chart": "demo-chart", "repo": "https://charts.example.invalid", "version": "1.2.3"}],
+    "charts": [
+        {"release": "demo", "chart": "demo-chart", "repo": "https://charts.example.invalid", "version": "1.2.3"}
+    ],
     "prune_kinds": [{"api_version": "v1", "kind": "ConfigMap"}],
     "wait_seconds": 60,
     "after_apply": "",
@@ -78,8 +80,12 @@ SCENARIOS = {
     "secret": ("demo", [NAMESPACE, SECRET], {"demo": {}}, {}),
     "values_for_an_unknown_chart": ("demo", [NAMESPACE], {"demo": {}, "other": {}}, {}),
     "unknown_component": ("nothere", [NAMESPACE], {"demo": {}}, {}),
-    "broken_registry": ("demo", [NAMESPACE], {"demo": {}}, {"namespace": "nowhere",
-                                                            "prune_kinds": [{"api_version": "v1", "kind": "Namespace"}]}),
+    "broken_registry": (
+        "demo",
+        [NAMESPACE],
+        {"demo": {}},
+        {"namespace": "nowhere", "prune_kinds": [{"api_version": "v1", "kind": "Namespace"}]},
+    ),
 }
 
 
@@ -168,7 +174,7 @@ def test_chart_values_must_match_the_registrys_charts(runs):
 def test_a_component_missing_from_the_registry_is_named(runs):
     result, render_dir = runs["unknown_component"]
     assert result.returncode != 0
-    assert "'nothere' is not a platform component (platform_components in group_vars/all/platform.yml lists: demo)" \
+    assert "nothere is not a platform component (platform_components in group_vars/all/platform.yml lists: demo)" \
         in " ".join(result.stdout.split()), output(result)
     assert not render_dir.exists()
 

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import yaml
+from ansible_collections.inference.platform.plugins.filter.platform import playbook_argument_spec
 
 ROOT = Path(__file__).resolve().parents[3]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -57,7 +58,9 @@ def playbook_spec(playbook: str) -> dict:
         f"playbooks/argument_specs/{stem}.yml does not exist, so nothing says which variables {playbook} accepts"
         + (f" (to be written by {owner}; the lead integrates)" if owner else "")
     )
-    return load_yaml(path)
+    data = load_yaml(path)
+    shared = load_yaml(SPEC_DIR / "cross_cutting.yml")
+    return {**data, "options": playbook_argument_spec(data, shared)}
 
 
 def env_for_ansible() -> dict[str, str]:

@@ -1,8 +1,9 @@
 """Playbook argument specs (playbooks/argument_specs/<stem>.yml) and the check each playbook starts with.
 
 The contract (shared with the Hetzner and day-2 playbooks): a playbook that takes extra variables has
-playbooks/argument_specs/<stem>.yml with short_description and options (a role argument spec's
-format), and its first play validates them on the controller with ansible.builtin.validate_argument_spec.
+playbooks/argument_specs/<stem>.yml with short_description, the cross-cutting variables it takes under
+cross_cutting (declared once, in cross_cutting.yml) and its own options (a role argument spec's format); its first
+play validates both on the controller with ansible.builtin.validate_argument_spec.
 """
 
 from __future__ import annotations
@@ -12,16 +13,20 @@ import subprocess
 import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible_collections.inference.platform.plugins.filter.platform import playbook_argument_spec
 from awx_support import ROOT, SPEC_DIR, VENV_BIN, env_for_ansible, load_yaml
 
 # The stage playbooks, site.yml and the playbooks of this part.
 STEMS = ["site", "validate", "prepare", "cluster", "platform", "verify", "tenant_key", "awx_configure"]
-ALL_SPECS = sorted(path.stem for path in SPEC_DIR.glob("*.yml"))
+SHARED = "cross_cutting"
+ALL_SPECS = sorted(path.stem for path in SPEC_DIR.glob("*.yml") if path.stem != SHARED)
 PROJECT_DEFAULTS = ROOT / "group_vars" / "all" / "main.yml"
 
 
 def spec(stem: str) -> dict:
-    return load_yaml(SPEC_DIR / f"{stem}.yml")
+    """The spec as the playbook validates it: its own options and the cross-cutting ones it names."""
+    data = load_yaml(SPEC_DIR / f"{stem}.yml")
+    return {**data, "options": playbook_argument_spec(data, load_yaml(SPEC_DIR / f"{SHARED}.yml"))}
 
 
 @pytest.mark.parametrize("stem", STEMS)
@@ -29,7 +34,9 @@ def test_spec_file_has_the_contract_shape(stem):
     path = SPEC_DIR / f"{stem}.yml"
     assert path.is_file(), f"playbooks/argument_specs/{stem}.yml is missing"
     data = spec(stem)
-    assert set(data) == {"short_description", "options"}, f"{path.name}: keys must be short_description and options"
+    assert set(data) <= {"short_description", "cross_cutting", "options"} and "options" in data, (
+        f"{path.name}: keys must be short_description, cross_cutting (optional) and options"
+    )
     assert path.read_text(encoding="utf-8").splitlines()[1].startswith("# "), (
         f"{path.name}: second line is a one-line comment"
     )
@@ -50,12 +57,15 @@ def test_first_play_validates_the_spec_on_the_controller(stem):
         "make the first play run on localhost (connection: local) and start with\n"
         f"    - name: Validate the variables against argument_specs/{stem}.yml\n"
         "      ansible.builtin.validate_argument_spec:\n"
-        "        argument_spec: \"{{ (lookup('ansible.builtin.file', playbook_dir ~ "
-        f"'/argument_specs/{stem}.yml') | from_yaml).options }}}}\""
+        "        argument_spec: >-\n"
+        f"          {{{{ lookup('ansible.builtin.file', playbook_dir ~ '/argument_specs/{stem}.yml') | from_yaml\n"
+        "             | inference.platform.playbook_argument_spec(lookup('ansible.builtin.file', playbook_dir ~ "
+        "'/argument_specs/cross_cutting.yml') | from_yaml) }}"
     )
     assert first["hosts"] == "localhost" and first.get("connection") == "local", f"playbooks/{stem}.yml: {hint}"
     assert "ansible.builtin.validate_argument_spec" in task, f"playbooks/{stem}.yml: {hint}"
-    assert f"/argument_specs/{stem}.yml'" in task["ansible.builtin.validate_argument_spec"]["argument_spec"]
+    check = task["ansible.builtin.validate_argument_spec"]["argument_spec"]
+    assert f"/argument_specs/{stem}.yml'" in check and "inference.platform.playbook_argument_spec(" in check, hint
 
 
 def test_options_mean_the_same_in_every_spec():
@@ -118,9 +128,9 @@ def test_a_bad_value_stops_a_stage_before_any_host_play():
     )
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    assert "cluster_distribution" in output and "k3s, kubeadm" in output, output
+    assert "cluster_distribution must be k3s or kubeadm (it is 'k8s'" in " ".join(output.split()), output
     assert "Check the cluster stage's inputs against argument_specs/cluster.yml" in output, output
-    assert "Check the distribution and the control-plane group" not in output, "a host play ran after the failed check"
+    assert "Initialise the cluster on the first server" not in output, "a host play ran after the failed check"
 
 
 def _run_awx_configure(*extra):
@@ -149,3 +159,26 @@ def test_awx_configure_stops_before_contacting_awx_on_bad_input():
     assert code != 0
     assert "Set CONTROLLER_HOST (the AWX URL) and CONTROLLER_OAUTH_TOKEN" in output, output
     assert "TASK [Organization]" not in output, output
+
+
+def test_every_cross_cutting_variable_is_declared_once():
+    """cross_cutting.yml declares them; no other playbook spec and no role spec declares one again (issue 14)."""
+    shared = set(load_yaml(SPEC_DIR / f"{SHARED}.yml")["options"])
+    again = []
+    for stem in ALL_SPECS:
+        again += [f"playbooks/argument_specs/{stem}.yml: {name}"
+                  for name in load_yaml(SPEC_DIR / f"{stem}.yml").get("options") or {} if name in shared]
+    for role_spec in sorted((ROOT / "roles").glob("*/meta/argument_specs.yml")):
+        for entry, data in load_yaml(role_spec)["argument_specs"].items():
+            again += [f"{role_spec.relative_to(ROOT)} ({entry}): {name}"
+                      for name in data.get("options") or {} if name in shared]
+    assert again == []
+
+
+def test_every_cross_cutting_variable_has_a_project_value():
+    """Each is set in group_vars/all (main.yml or platform.yml), where an operator reads what it means."""
+    defined = {}
+    for path in sorted((ROOT / "group_vars" / "all").glob("*.yml")):
+        defined |= load_yaml(path) or {}
+    missing = sorted(set(load_yaml(SPEC_DIR / f"{SHARED}.yml")["options"]) - set(defined))
+    assert missing == []

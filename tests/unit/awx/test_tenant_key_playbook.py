@@ -70,7 +70,8 @@ def inventory(tmp_path):
     path = tmp_path / "hosts.yml"
     path.write_text(
         yaml.safe_dump(
-            {"all": {"hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}
+            {"all": {"hosts": {"localhost": {"ansible_connection": "local",
+                                             "ansible_python_interpreter": sys.executable}}}}
         )
     )
     return path

@@ -448,8 +448,12 @@ def test_threshold_misses_end_with_the_next_step(srv):
 
 
 class _Params:
-    def __init__(self, api_url, model="qwen25-7b"):
-        self.params = {"api_url": api_url, "model": model, "max_tokens": 64, "concurrency": 2}
+    def __init__(self, api_url, model="qwen25-7b", namespaces=None):
+        self.params = {"api_url": api_url, "model": model, "max_tokens": 64, "concurrency": 2,
+                       "platform_namespaces": namespaces}
+
+
+NAMESPACES = {"gateway": "inference-gateway", "models": "inference"}
 
 
 @pytest.mark.parametrize(
@@ -468,7 +472,7 @@ class _Params:
         ),
         (
             "https://llm.example.com",
-            "this platform's gateway: kubectl -n inference-gateway logs deploy/litellm; the model's vLLM: "
+            "this platform's gateway: kubectl -n inference-gateway logs deploy/litellm; the model's server: "
             "kubectl -n inference logs deploy/qwen25-7b",
             "kubectl -n inference-gateway get pods; kubectl -n inference get pods",
         ),
@@ -476,7 +480,7 @@ class _Params:
 )
 def test_next_steps_name_the_deployment_when_api_url_is_a_service(api_url, logs, pods):
     smoke = smoke_inference.SmokeInference.__new__(smoke_inference.SmokeInference)
-    smoke.module = _Params(api_url)
+    smoke.module = _Params(api_url, namespaces=NAMESPACES)
     smoke.timeout = 30.0
     assert smoke.logs_hint() == logs
     assert smoke.pods_hint() == pods
@@ -485,6 +489,16 @@ def test_next_steps_name_the_deployment_when_api_url_is_a_service(api_url, logs,
     assert smoke.next_step("timeout").endswith(
         "raise timeout (now 30s) above the time one request of max_tokens=64 takes"
     )
+
+
+def test_without_the_platforms_namespaces_the_next_step_names_no_namespace():
+    smoke = smoke_inference.SmokeInference.__new__(smoke_inference.SmokeInference)
+    smoke.module = _Params("https://llm.example.com")
+    assert smoke.logs_hint() == (
+        "this platform's gateway: kubectl logs deploy/litellm in the gateway's namespace; the model's server: "
+        "kubectl logs deploy/qwen25-7b in the models' namespace"
+    )
+    assert smoke.pods_hint() == "kubectl get pods in the gateway's and the models' namespaces"
 
 
 def test_check_mode_sends_the_same_requests(srv):

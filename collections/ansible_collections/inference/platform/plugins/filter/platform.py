@@ -9,9 +9,6 @@ platform_component.yml, platform_problems.yml, platform_objects.yml and platform
 
 from __future__ import annotations
 
-import copy
-import secrets
-import string
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
@@ -40,7 +37,7 @@ def platform_problems(components, namespaces, ports, roles=None, delivery=None, 
     roles: the role names that exist, when known (the validate stage passes none; the tests pass the tree's).
     delivery, render_dir, cluster_name: checked when given (roles/platform_delivery passes them).
     """
-    where = "group_vars/all/platform.yml"
+    where = "group_vars/all/platform.yml (or its override in the inventory)"
     errors = []
     if delivery is not None and delivery not in CHOICES["platform_delivery"]:
         errors.append("platform_delivery is %r; write apply or render in the inventory's group_vars/all." % (delivery,))
@@ -66,8 +63,8 @@ def platform_problems(components, namespaces, ports, roles=None, delivery=None, 
         if not (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535):
             errors.append("platform_ports.%s is %r in %s; write a port number 1-65535." % (key, value, where))
     if not isinstance(components, list) or not components:
-        return errors + ["platform_components is %r in %s; write the list of components (see its comment)." % (
-            components, where)]
+        return [*errors, "platform_components is %r in %s; write the list of components (see its comment)."
+                % (components, where)]
     names = []
     for index, entry in enumerate(components):
         label = "platform_components[%d]" % index
@@ -122,7 +119,9 @@ def platform_objects(objects, labels, component):
     for obj in objects:
         if not isinstance(obj, Mapping) or not isinstance(obj.get("metadata"), Mapping):
             raise AnsibleFilterError("%s built an object without metadata: %r" % (component, obj))
-        labelled = copy.deepcopy(dict(obj))
+        # Shallow copies only: the rest of the object is shared, never changed (deep copies of Ansible's lazy
+        # containers template every nested value again, seconds for a component).
+        labelled = dict(obj)
         labelled["metadata"] = dict(labelled["metadata"])
         labelled["metadata"]["labels"] = dict(labelled["metadata"].get("labels") or {}, **common)
         result.append(labelled)
@@ -142,6 +141,28 @@ def platform_charts(charts, values, namespace, component):
             "%s_chart_values with one entry per release." % (component, sorted(values) or "no release",
                                                              releases or "none", component))
     return [dict(chart, namespace=namespace, values=values[chart["release"]]) for chart in charts or []]
+
+
+def platform_build(names, components, namespaces, labels, objects, chart_values, secrets):
+    """The components named, in registry order, as roles/platform_delivery delivers them: each one's objects
+    labelled, its chart values joined with the registry's charts, its generated Secrets, prune kinds, wait and
+    after-apply step. objects, chart_values and secrets are aligned with names (what each role's objects entry point
+    set)."""
+    built = {}
+    for name, objs, values, secret_specs in zip(names, objects, chart_values, secrets, strict=True):
+        entry = platform_component(components, name)
+        namespace = namespaces[entry["namespace"]]
+        built[name] = {
+            "name": name,
+            "namespace": namespace,
+            "objects": platform_objects(objs, labels, name),
+            "charts": platform_charts(entry.get("charts"), values, namespace, name),
+            "secrets": list(secret_specs or []),
+            "prune_kinds": entry["prune_kinds"],
+            "wait_seconds": entry["wait_seconds"],
+            "after_apply": entry["after_apply"],
+        }
+    return [built[entry["name"]] for entry in components if entry["name"] in built]
 
 
 def platform_releases(components, namespaces, reverse=False):
@@ -182,14 +203,21 @@ def handed_over_kubeconfig(source, server, context):
     }
 
 
-def random_secret(spec):
-    """A random secret of spec['length'] letters and digits after spec['prefix'] (generate-once Secrets)."""
-    spec = spec or {}
-    length = spec.get("length", 32)
-    if not isinstance(length, int) or isinstance(length, bool) or not 16 <= length <= 256:
-        raise AnsibleFilterError("a generated secret's length is %r; write an integer between 16 and 256" % (length,))
-    alphabet = string.ascii_letters + string.digits
-    return str(spec.get("prefix", "")) + "".join(secrets.choice(alphabet) for _ in range(length))
+def playbook_argument_spec(spec, shared):
+    """The options a playbook's first play validates: the cross-cutting ones it names (declared once, in
+    playbooks/argument_specs/cross_cutting.yml) and its own."""
+    own = dict((spec or {}).get("options") or {})
+    shared_options = (shared or {}).get("options") or {}
+    names = list((spec or {}).get("cross_cutting") or [])
+    unknown = [name for name in names if name not in shared_options]
+    redeclared = sorted(set(own) & set(shared_options))
+    if unknown or redeclared:
+        raise AnsibleFilterError(
+            "playbook argument spec: %s%s" % (
+                "cross_cutting names %s, which cross_cutting.yml does not declare; " % unknown if unknown else "",
+                "options %s are cross-cutting: list them under cross_cutting instead of declaring them again"
+                % redeclared if redeclared else ""))
+    return dict({name: shared_options[name] for name in names}, **own)
 
 
 class FilterModule:
@@ -201,8 +229,9 @@ class FilterModule:
             "platform_problems": platform_problems,
             "platform_objects": platform_objects,
             "platform_charts": platform_charts,
+            "platform_build": platform_build,
             "platform_releases": platform_releases,
             "platform_namespace_list": platform_namespace_list,
             "handed_over_kubeconfig": handed_over_kubeconfig,
-            "random_secret": random_secret,
+            "playbook_argument_spec": playbook_argument_spec,
         }

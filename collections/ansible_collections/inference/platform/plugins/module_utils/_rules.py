@@ -19,7 +19,9 @@ from __future__ import annotations
 import ipaddress
 import re
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# The DNS-1123 label (host, node, namespace, model and tenant names): its body, for patterns that embed it.
+DNS_LABEL_BODY = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
+DNS_LABEL = re.compile("^" + DNS_LABEL_BODY + "$")
 DNS_LABEL_MAX = 63
 
 # The choices of the cross-cutting variables (docs/architecture.md, "Variables").

@@ -63,6 +63,12 @@ options:
     description: Model name to ask (vLLM C(--served-model-name), or a LiteLLM route).
     type: str
     required: true
+  platform_namespaces:
+    description:
+      - The platform's namespaces (C(platform_namespaces) of group_vars/all, keys C(gateway) and C(models)), named
+        in the next step of a failure when O(api_url) is not itself a C(<service>.<namespace>.svc) name.
+      - Without them the next step names the gateway's and the model server's Deployments without a namespace.
+    type: dict
   prompt:
     description:
       - User message of every request. Defaults to a short fixed question.
@@ -129,8 +135,8 @@ notes:
   - A request the module stopped waiting for (V(timeout)) may still be running on the server for a moment; its
     connection is dropped when the module exits.
   - "The next steps in failure messages name C(kubectl -n <namespace> logs deploy/<service>) when O(api_url) is a
-    cluster service name (C(<service>.<namespace>.svc)); otherwise they name this platform's defaults: LiteLLM as
-    C(deploy/litellm) in namespace C(inference-gateway), the model's vLLM as C(deploy/<model>) in C(inference)."
+    cluster service name (C(<service>.<namespace>.svc)); otherwise LiteLLM as C(deploy/litellm) and the model's server
+    as C(deploy/<model>), in the namespaces O(platform_namespaces) gives."
   - The requests are real and cost tokens, also in check mode.
 seealso:
   - module: inference.platform.inference_health
@@ -276,6 +282,7 @@ from ansible_collections.inference.platform.plugins.module_utils._api import (
     InferenceModule,
     endpoint_argument_spec,
 )
+from ansible_collections.inference.platform.plugins.module_utils._rules import DNS_LABEL_BODY
 
 OPENAI_IMPORT_ERROR = None
 try:
@@ -297,11 +304,8 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 MIN_SECRET_PREFIX = 6
 # <service>.<namespace>.svc[.cluster.local]: a Kubernetes Service, whose Deployment has the same name on this platform.
 SERVICE_HOST = re.compile(
-    r"^([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.svc(?:\.cluster\.local)?\.?$"
+    r"^(%s)\.(%s)\.svc(?:\.cluster\.local)?\.?$" % (DNS_LABEL_BODY, DNS_LABEL_BODY)
 )
-# This platform's defaults (roles litellm and vllm), named in next steps when api_url does not say more.
-GATEWAY_LOGS = "kubectl -n inference-gateway logs deploy/litellm"
-MODEL_LOGS = "kubectl -n inference logs deploy/%s"
 
 THRESHOLDS = (
     # option, result key, statistic, direction, what
@@ -528,7 +532,12 @@ class SmokeInference(InferenceModule):
                 "kubectl -n <namespace> logs deploy/<name> of the Service forwarded to %s, or the log of the "
                 "server listening there" % self.module.params["api_url"].rstrip("/")
             )
-        return "this platform's gateway: %s; the model's vLLM: %s" % (GATEWAY_LOGS, MODEL_LOGS % model)
+        namespaces = self.module.params["platform_namespaces"] or {}
+        gateway = "kubectl -n %s logs deploy/litellm" % namespaces["gateway"] if namespaces.get("gateway") else (
+            "kubectl logs deploy/litellm in the gateway's namespace")
+        server = "kubectl -n %s logs deploy/%s" % (namespaces["models"], model) if namespaces.get("models") else (
+            "kubectl logs deploy/%s in the models' namespace" % model)
+        return "this platform's gateway: %s; the model's server: %s" % (gateway, server)
 
     def pods_hint(self):
         service = self._service()
@@ -536,7 +545,10 @@ class SmokeInference(InferenceModule):
             return "kubectl -n %s get endpoints %s" % (service[1], service[0])
         if self._loopback():
             return "is the kubectl port-forward or local server still running?"
-        return "kubectl -n inference-gateway get pods; kubectl -n inference get pods"
+        namespaces = self.module.params["platform_namespaces"] or {}
+        if namespaces.get("gateway") and namespaces.get("models"):
+            return "kubectl -n %s get pods; kubectl -n %s get pods" % (namespaces["gateway"], namespaces["models"])
+        return "kubectl get pods in the gateway's and the models' namespaces"
 
     def next_step(self, kind, detail=""):
         params = self.module.params
@@ -1109,6 +1121,7 @@ def main():
     argument_spec = endpoint_argument_spec()
     argument_spec.update(
         model={"type": "str", "required": True},
+        platform_namespaces={"type": "dict"},
         prompt={"type": "str"},
         messages={"type": "list", "elements": "dict"},
         max_tokens={"type": "int", "default": 64, "no_log": False},
