@@ -1,0 +1,197 @@
+"""The platform contract's filters (plugins/filter/platform.py) and the apply action's helpers
+(plugins/plugin_utils/_k8s_apply.py) that need no cluster; tests/cluster_api runs the action against a real one."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+from ansible_collections.inference.platform.plugins.filter.platform import (
+    FilterModule,
+    handed_over_kubeconfig,
+    platform_build,
+    platform_charts,
+    platform_component,
+    platform_namespace_list,
+    platform_objects,
+    platform_problems,
+    platform_releases,
+    playbook_argument_spec,
+)
+from ansible_collections.inference.platform.plugins.plugin_utils import _k8s_apply
+
+ROOT = Path(__file__).resolve().parents[3]
+SHARED = yaml.safe_load((ROOT / "group_vars/all/platform.yml").read_text())
+REGISTRY = SHARED["platform_components"]
+NAMESPACES = SHARED["platform_namespaces"]
+# The registry as Ansible sees it: the one templated release name rendered.
+RELEASE = SHARED["platform_monitoring_release"]
+RENDERED = yaml.safe_load(json.dumps(REGISTRY).replace("{{ platform_monitoring_release }}", RELEASE))
+ROLES = {path.name for path in (ROOT / "roles").iterdir() if path.is_dir()}
+
+
+def test_the_projects_registry_and_names_have_no_problem():
+    assert platform_problems(REGISTRY, NAMESPACES, SHARED["platform_ports"], roles=ROLES) == []
+
+
+def test_the_filters_are_registered():
+    assert set(FilterModule().filters()) == {
+        "platform_component", "platform_problems", "platform_objects", "platform_charts", "platform_build",
+        "platform_releases", "platform_namespace_list", "handed_over_kubeconfig", "playbook_argument_spec",
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda r: r[0].update(namespace="nowhere"), "namespace 'nowhere' is not a key of platform_namespaces"),
+        (lambda r: r[0]["prune_kinds"].append({"api_version": "v1", "kind": "Namespace"}),
+         "prune_kinds lists Namespace"),
+        (lambda r: r.append(copy.deepcopy(r[0])), "platform_components lists monitoring more than once"),
+        (lambda r: r[0].update(wait_seconds=0), "wait_seconds is 0; write a number of seconds > 0"),
+        (lambda r: r[0].pop("serving"), "missing ['serving']"),
+        (lambda r: r[1].update(upgrade_order=r[0]["upgrade_order"]), "upgrade_order must be distinct integers"),
+        (lambda r: r[0]["charts"][0].pop("version"), "must have exactly release, chart, repo, version"),
+        (lambda r: r[0].update(name="nosuchrole"), "there is no role nosuchrole"),
+    ],
+)
+def test_a_broken_registry_is_named(change, expected):
+    registry = copy.deepcopy(REGISTRY)
+    change(registry)
+    assert any(expected in problem for problem in platform_problems(registry, NAMESPACES, {"model": 8000}, ROLES))
+
+
+def test_bad_shared_names_and_delivery_settings():
+    problems = platform_problems(REGISTRY, {**NAMESPACES, "models": "Bad_NS"}, {"model": 99999}, ROLES,
+                                 delivery="gitops", render_dir="", cluster_name="Prod")
+    text = " ".join(problems)
+    for expected in ("platform_delivery is 'gitops'", "cluster_name 'Prod' is not a DNS-1123 label",
+                     "platform_namespaces.models is 'Bad_NS'", "platform_ports.model is 99999"):
+        assert expected in text
+    assert platform_problems(REGISTRY, NAMESPACES, {}, delivery="render", render_dir="") == [
+        "platform_delivery is render but platform_render_dir is empty; write the directory the manifests go to in the "
+        "inventory's group_vars/all."
+    ]
+
+
+def test_an_unknown_component_lists_the_known_ones():
+    with pytest.raises(AnsibleFilterError, match=r"'kueue' is not a platform component .*lists: monitoring, "):
+        platform_component(REGISTRY, "kueue")
+
+
+def test_objects_get_the_platforms_labels_and_keep_their_own():
+    obj = {"kind": "ConfigMap", "metadata": {"name": "a", "labels": {"x": "1"}}, "data": {"k": "v"}}
+    (labelled,) = platform_objects([obj], {"app.kubernetes.io/part-of": "inference-platform"}, "demo")
+    assert labelled["metadata"]["labels"] == {"x": "1", "app.kubernetes.io/part-of": "inference-platform",
+                                              "inference.platform/component": "demo"}
+    assert obj["metadata"]["labels"] == {"x": "1"}, "the role's own object is not changed"
+    assert labelled["data"] is obj["data"], "shallow: only metadata is copied"
+
+
+def test_chart_values_must_match_the_registry():
+    charts = [{"release": "keda", "chart": "keda", "repo": "r", "version": "1.0.0"}]
+    assert platform_charts(charts, {"keda": {"a": 1}}, "keda", "keda") == [
+        {"release": "keda", "chart": "keda", "repo": "r", "version": "1.0.0", "namespace": "keda", "values": {"a": 1}}
+    ]
+    with pytest.raises(AnsibleFilterError, match="values for \\['other'\\]"):
+        platform_charts(charts, {"other": {}}, "keda", "keda")
+
+
+def test_build_follows_the_registry_order_whatever_the_order_asked():
+    names = ["litellm", "monitoring"]
+    built = platform_build(names, RENDERED, NAMESPACES, {}, [[], []], [{}, {RELEASE: {}}], [[], []])
+    assert [component["name"] for component in built] == ["monitoring", "litellm"]
+    assert built[0]["namespace"] == NAMESPACES["monitoring"] and built[0]["charts"][0]["values"] == {}
+
+
+def test_releases_and_namespaces_for_removal_and_serving():
+    releases = platform_releases(RENDERED, NAMESPACES, reverse=True)
+    assert releases[-1]["name"] == RELEASE, "monitoring is installed first, so removed last"
+    assert releases[-1]["namespace"] == NAMESPACES["monitoring"]
+    assert platform_namespace_list(REGISTRY, NAMESPACES, serving=True) == [NAMESPACES["models"], NAMESPACES["gateway"]]
+    assert platform_namespace_list(REGISTRY, NAMESPACES, reverse=True)[0] == NAMESPACES["gateway"]
+
+
+def test_the_handed_over_kubeconfig_is_named_after_the_cluster():
+    cluster = {"server": "https://127.0.0.1:6443", "certificate-authority-data": "Q0E="}
+    source = {"clusters": [{"name": "default", "cluster": cluster}],
+              "users": [{"name": "default", "user": {"token": "t"}}]}
+    handed = handed_over_kubeconfig(source, "https://10.0.0.1:6443", "prod")
+    assert handed["current-context"] == "prod"
+    assert handed["contexts"] == [{"name": "prod", "context": {"cluster": "prod", "user": "prod-admin"}}]
+    assert handed["clusters"][0]["cluster"] == {"server": "https://10.0.0.1:6443", "certificate-authority-data": "Q0E="}
+    with pytest.raises(AnsibleFilterError):
+        handed_over_kubeconfig({}, "s", "prod")
+
+
+def test_a_playbook_spec_takes_the_cross_cutting_options_it_names():
+    shared = {"options": {"cluster_name": {"type": "str"}, "pod_cidr": {"type": "str"}}}
+    spec = {"cross_cutting": ["cluster_name"], "options": {"x": {"type": "int"}}}
+    assert playbook_argument_spec(spec, shared) == {"cluster_name": {"type": "str"}, "x": {"type": "int"}}
+    with pytest.raises(AnsibleFilterError, match=r"cross_cutting\.yml does not declare"):
+        playbook_argument_spec({"cross_cutting": ["nope"]}, shared)
+    with pytest.raises(AnsibleFilterError, match="options \\['pod_cidr'\\] are cross-cutting"):
+        playbook_argument_spec({"options": {"pod_cidr": {"type": "str"}}}, shared)
+
+
+# --- the apply action's helpers --------------------------------------------------------------------------
+
+
+def test_what_the_server_maintains_is_no_change():
+    live = {"kind": "ConfigMap", "metadata": {"name": "a", "resourceVersion": "1", "managedFields": [{}],
+                                              "uid": "u", "creationTimestamp": "t"}, "data": {"k": "v"}}
+    later = {**live, "metadata": {**live["metadata"], "resourceVersion": "2", "managedFields": [{}, {}]}}
+    assert _k8s_apply._comparable(live) == _k8s_apply._comparable(later)
+    assert _k8s_apply._comparable(live) != _k8s_apply._comparable({**live, "data": {"k": "w"}})
+
+
+@pytest.mark.parametrize(
+    ("obj", "done"),
+    [
+        ({"kind": "Deployment", "metadata": {"generation": 2}, "spec": {"replicas": 2},
+          "status": {"observedGeneration": 2, "updatedReplicas": 2, "availableReplicas": 2}}, True),
+        ({"kind": "Deployment", "metadata": {"generation": 3}, "spec": {"replicas": 2},
+          "status": {"observedGeneration": 2, "updatedReplicas": 2, "availableReplicas": 2}}, None),
+        ({"kind": "Job", "metadata": {}, "status": {"conditions": [{"type": "Complete", "status": "True"}]}}, True),
+        ({"kind": "Job", "metadata": {}, "status": {"conditions": [{"type": "Failed", "status": "True"}]}}, False),
+        ({"kind": "DaemonSet", "metadata": {"generation": 1}, "status": {"observedGeneration": 1,
+          "desiredNumberScheduled": 2, "numberReady": 1, "updatedNumberScheduled": 2}}, None),
+        ({"kind": "ConfigMap", "metadata": {}}, True),
+    ],
+)
+def test_readiness(obj, done):
+    assert _k8s_apply._readiness(obj)[0] is done
+
+
+class _Records:
+    """STAND-IN for the API's list of Helm's release Secrets (the format Helm 3 stores)."""
+
+    def __init__(self, releases):
+        self.items = []
+        for version, release in releases:
+            blob = base64.b64encode(gzip.compress(json.dumps(release).encode())).decode()
+            self.items.append({"metadata": {"labels": {"version": str(version)}},
+                               "data": {"release": base64.b64encode(blob.encode()).decode()}})
+
+    def get(self, **_):
+        return type("Listed", (), {"to_dict": lambda _self: {"items": self.items}})()
+
+
+def test_the_installed_release_is_read_in_helms_records():
+    records = _Records([
+        (1, {"chart": {"metadata": {"name": "keda", "version": "2.20.1"}}, "info": {"status": "superseded"},
+             "config": {"a": 1}}),
+        (2, {"chart": {"metadata": {"name": "keda", "version": "2.20.2"}}, "info": {"status": "deployed"},
+             "config": {"a": 2}}),
+    ])
+    cluster = type("C", (), {"resource": lambda _self, *_: records})()
+    helm = _k8s_apply.Helm("helm", "kubeconfig", None, "", cluster)
+    assert helm.state({"namespace": "keda", "release": "keda"}) == ("keda-2.20.2", "deployed", {"a": 2})
+    empty = type("C", (), {"resource": lambda _self, *_: _Records([])})()
+    assert _k8s_apply.Helm("helm", "k", None, "", empty).state({"namespace": "n", "release": "r"}) == (None,) * 3
