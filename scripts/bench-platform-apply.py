@@ -40,7 +40,7 @@ from platform_apply_support import CRD_FIXTURES, apply_crds, build_standin_chart
 VENV_BIN = Path(sys.executable).parent
 
 
-def run(argv: list[str], env: dict[str, str]) -> float:
+def run(argv: list[str], env: dict[str, str], show: bool = False) -> float:
     start = time.monotonic()
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
     seconds = time.monotonic() - start
@@ -48,6 +48,8 @@ def run(argv: list[str], env: dict[str, str]) -> float:
         raise SystemExit(
             f"{' '.join(argv[:4])}... failed (rc {done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}"
         )
+    if show:
+        print(done.stdout[done.stdout.rfind("PLAY RECAP"):])
     return seconds
 
 
@@ -108,6 +110,8 @@ def main() -> None:
     parser.add_argument("--inventory", default="onprem")
     parser.add_argument("--rounds", type=int, default=1, help="repeat everything and report medians")
     parser.add_argument("--kubectl", default=shutil.which("kubectl") or "kubectl")
+    parser.add_argument("--profile", action="store_true",
+                        help="print the slowest tasks of the platform's no-change run (ansible.posix.profile_tasks)")
     args = parser.parse_args()
     helm_dir = Path(subprocess.run([str(ROOT / "scripts/build-helm.sh"), "--print-dir"], capture_output=True,
                                    text=True, check=True).stdout.strip())
@@ -130,7 +134,9 @@ def main() -> None:
                     api.close()
                 argv = platform_args(args.inventory, planes[0], charts, {})
                 results["platform first"].append(run(argv, env))
-                results["platform again"].append(run(argv, env))
+                again_env = {**env, "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
+                             "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "25"} if args.profile else env
+                results["platform again"].append(run(argv, again_env, show=args.profile))
                 hand = (planes[1], render, charts, helm_dir / "helm", args.kubectl, env)
                 results["by hand first"].append(by_hand(*hand))
                 results["by hand again"].append(by_hand(*hand))

@@ -80,6 +80,23 @@ def test_bad_shared_names_and_delivery_settings():
     ]
 
 
+def test_components_asked_for_and_the_kubeconfig_are_checked_for_a_delivery(tmp_path):
+    kubeconfig = tmp_path / "prod.yaml"
+    problems = platform_problems(REGISTRY, NAMESPACES, {}, delivery="apply", asked=["vllm", "kueue"],
+                                 kubeconfig=str(kubeconfig))
+    assert len(problems) == 2
+    assert problems[0].startswith(f"Apply mode acts on the cluster the cluster stage built, through {kubeconfig} ")
+    assert problems[1].startswith("kueue is not a platform component (platform_components in "
+                                  "group_vars/all/platform.yml lists: monitoring, ")
+    kubeconfig.write_text("{}")
+    good = platform_problems(REGISTRY, NAMESPACES, {}, delivery="apply", asked=["vllm"], kubeconfig=str(kubeconfig))
+    assert good == []
+    unset = platform_problems(REGISTRY, NAMESPACES, {}, delivery="apply", kubeconfig="")
+    assert unset == [unset[0]] and "but cluster_kubeconfig is not set" in unset[0]
+    rendering = platform_problems(REGISTRY, NAMESPACES, {}, delivery="render", render_dir="r", kubeconfig="/nowhere")
+    assert rendering == [], "rendering needs no cluster"
+
+
 def test_an_unknown_component_lists_the_known_ones():
     with pytest.raises(AnsibleFilterError, match=r"'kueue' is not a platform component .*lists: monitoring, "):
         platform_component(REGISTRY, "kueue")
@@ -195,3 +212,42 @@ def test_the_installed_release_is_read_in_helms_records():
     assert helm.state({"namespace": "keda", "release": "keda"}) == ("keda-2.20.2", "deployed", {"a": 2})
     empty = type("C", (), {"resource": lambda _self, *_: _Records([])})()
     assert _k8s_apply.Helm("helm", "k", None, "", empty).state({"namespace": "n", "release": "r"}) == (None,) * 3
+
+
+class _Recorder(_k8s_apply.Cluster):
+    """A Cluster without an API server: apply records the order objects arrive in (the threads' starts)."""
+
+    def __init__(self, refuse=()):  # pylint: disable=super-init-not-called
+        self._resources, self.seen, self.refuse = {}, [], refuse
+
+    def resource(self, api_version, kind):
+        return kind
+
+    def apply(self, obj, field_manager, check_mode):
+        self.seen.append(obj["kind"])
+        if obj["metadata"]["name"] in self.refuse:
+            raise _k8s_apply.ApplyError(f"refused {obj['metadata']['name']}")
+        return obj["kind"] == "Service", None
+
+
+def _obj(kind, name):
+    return {"apiVersion": "v1", "kind": kind, "metadata": {"name": name}}
+
+
+def test_apply_many_applies_in_waves_and_reports_in_the_order_given():
+    objects = [_obj("Job", "j"), _obj("Service", "s"), _obj("Namespace", "n"), _obj("Deployment", "d"),
+               _obj("CustomResourceDefinition", "c")]
+    cluster = _Recorder()
+    results = cluster.apply_many(objects, "fm", False)
+    assert [(obj["metadata"]["name"], changed) for obj, changed, _diff in results] == [
+        ("j", False), ("s", True), ("n", False), ("d", False), ("c", False)]
+    assert set(cluster.seen[:2]) == {"Namespace", "CustomResourceDefinition"}
+    assert set(cluster.seen[2:4]) == {"Service", "Deployment"}
+    assert cluster.seen[4] == "Job"
+
+
+def test_apply_many_stops_after_the_wave_with_a_refusal():
+    cluster = _Recorder(refuse=("s",))
+    with pytest.raises(_k8s_apply.ApplyError, match="refused s"):
+        cluster.apply_many([_obj("Namespace", "n"), _obj("Service", "s"), _obj("Job", "j")], "fm", False)
+    assert "Job" not in cluster.seen, "the wave after a refusal is not applied"

@@ -90,7 +90,7 @@ class ActionModule(ActionBase):
             if obj.get("kind") == "Secret":
                 raise ApplyError("%s is a Secret among the objects: objects are shown in task output and rendered to "
                                  "Git. Next: declare it in the component's <name>_secrets" % key_of(obj))
-            changed, diff = cluster.apply(obj, args["field_manager"], check)
+        for obj, changed, diff in cluster.apply_many(objects, args["field_manager"], check):
             if changed:
                 label = "%s %s/%s" % (obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
                 changes.append(label)
@@ -118,8 +118,7 @@ class ActionModule(ActionBase):
         return report
 
     def _objects(self, cluster, helm, component, args, check, changes, diffs):
-        rest = [obj for obj in component["objects"] if obj.get("kind") not in FIRST_KINDS]
-        ordered = [obj for obj in rest if obj["kind"] != "Job"] + [obj for obj in rest if obj["kind"] == "Job"]
+        ordered = [obj for obj in component["objects"] if obj.get("kind") not in FIRST_KINDS]
         report = {"applied": self._apply_all(cluster, ordered, args, check, changes, diffs)}
         if args["wait"] and not check:
             for obj in ordered:

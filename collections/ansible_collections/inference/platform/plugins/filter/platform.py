@@ -9,6 +9,7 @@ platform_component.yml, platform_problems.yml, platform_objects.yml and platform
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
@@ -31,14 +32,27 @@ def platform_component(components, name):
         "entry for it there (docs/architecture.md, \"Adding a component\")." % (name, known or "none"))
 
 
-def platform_problems(components, namespaces, ports, roles=None, delivery=None, render_dir=None, cluster_name=None):
+def platform_problems(components, namespaces, ports, roles=None, delivery=None, render_dir=None, cluster_name=None,
+                      asked=None, kubeconfig=None):
     """Every problem of the registry, the shared names and the delivery settings, as sentences (empty when all is well).
 
     roles: the role names that exist, when known (the validate stage passes none; the tests pass the tree's).
     delivery, render_dir, cluster_name: checked when given (roles/platform_delivery passes them).
+    asked: the component names a delivery was asked for; each must be in the registry.
+    kubeconfig: with delivery apply, the cluster's kubeconfig (cluster_kubeconfig), which must be a file here, on the
+    controller (filters run there).
     """
     where = "group_vars/all/platform.yml (or its override in the inventory)"
     errors = []
+    if delivery == "apply" and kubeconfig is not None and not str(kubeconfig).strip():
+        errors.append("Apply mode acts on the cluster the cluster stage built, but cluster_kubeconfig is not set; keep "
+                      "the project's group_vars/all/platform.yml linked into the inventory (it sets the file the "
+                      "cluster stage writes), or set cluster_kubeconfig to the kubeconfig of the cluster to deliver to.")
+    elif delivery == "apply" and kubeconfig is not None and not os.path.isfile(str(kubeconfig)):
+        errors.append("Apply mode acts on the cluster the cluster stage built, through %s (cluster_kubeconfig), which "
+                      "does not exist. Run the cluster stage first (playbooks/cluster.yml), or set cluster_kubeconfig "
+                      "to the kubeconfig of the cluster to deliver to (and cluster_kube_context to its context), or "
+                      "render instead (-e platform_delivery=render)." % kubeconfig)
     if delivery is not None and delivery not in CHOICES["platform_delivery"]:
         errors.append("platform_delivery is %r; write apply or render in the inventory's group_vars/all." % (delivery,))
     if delivery == "render" and not render_dir:
@@ -101,6 +115,11 @@ def platform_problems(components, namespaces, ports, roles=None, delivery=None, 
             errors.append("%s: wait_seconds is %r; write a number of seconds > 0." % (label, entry.get("wait_seconds")))
         if not isinstance(entry.get("serving"), bool):
             errors.append("%s: serving is %r; write true or false." % (label, entry.get("serving")))
+    unknown = [name for name in asked or [] if name not in names]
+    if unknown:
+        errors.append("%s is not a platform component (platform_components in group_vars/all/platform.yml lists: %s); "
+                      "add an entry for it there (docs/architecture.md, \"Adding a component\")." % (
+                          ", ".join(map(str, unknown)), ", ".join(map(str, names))))
     for name in sorted({name for name in names if isinstance(name, str) and names.count(name) > 1}):
         errors.append("platform_components lists %s more than once; each component is one entry." % name)
     orders = [entry.get("upgrade_order") for entry in components if isinstance(entry, Mapping)]
