@@ -36,27 +36,40 @@ if ! command -v "$python" >/dev/null; then
   say "$python not found: the project needs Python 3.11 (set INFERENCE_PLATFORM_PYTHON to its path)"
   exit 1
 fi
+# A venv is created from its hash-pinned lock (scripts/lock-requirements.sh): first the pip the lock
+# pins, then every package, each file checked against its sha256 (--require-hashes refuses any other).
+# The lock is also the build constraint: a source distribution pip builds gets only the locked,
+# hash-checked build requirements. A venv is re-created when its lock changes (sha256 stamp).
+create_venv() {  # create_venv VENV LOCK
+  local venv=$1 lock=$2 pip_lock
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
+  pip_lock="$venv/.pip-lock.txt"
+  if ! grep -E '^pip==' "$lock" > "$pip_lock"; then
+    say "$lock pins no pip: regenerate it with scripts/lock-requirements.sh"
+    exit 1
+  fi
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes -r "$pip_lock"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes -r "$lock" --build-constraint "$lock"
+}
 stamp=.venv/.requirements.sha256
 wanted=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [[ ! -x .venv/bin/python || ! -f $stamp || $(cat "$stamp") != "$wanted" ]]; then
   say "creating .venv from requirements.txt"
-  rm -rf .venv
-  "$python" -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+  create_venv .venv requirements.txt
   echo "$wanted" > "$stamp"
 fi
 
 # --- Venv of the real servers the integration tests start -----------------------------------------
 # llama-cpp-python (pip builds llama.cpp from source: minutes on a cold machine, then pip's wheel
 # cache makes it instant) and LiteLLM run from their own venv, as they would from their own images:
-# LiteLLM pins openai 2.x while the collection's modules use openai 3.x from requirements.txt.
+# LiteLLM pins openai 2.x while the collection's modules use openai 3.x from requirements.txt. The
+# LiteLLM version is litellm_version in group_vars/all/versions.yml, the one the deployment runs.
 servers_stamp=.venv-servers/.requirements.sha256
 servers_wanted=$(sha256sum requirements-servers.txt | cut -d' ' -f1)
 if [[ ! -x .venv-servers/bin/python || ! -f $servers_stamp || $(cat "$servers_stamp") != "$servers_wanted" ]]; then
   say "creating .venv-servers from requirements-servers.txt (builds llama.cpp when pip has no cached wheel)"
-  rm -rf .venv-servers
-  "$python" -m venv .venv-servers
-  .venv-servers/bin/pip install --quiet --disable-pip-version-check -r requirements-servers.txt
+  create_venv .venv-servers requirements-servers.txt
   echo "$servers_wanted" > "$servers_stamp"
 fi
 

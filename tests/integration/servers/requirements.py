@@ -58,9 +58,12 @@ def servers_python() -> Path:
 
 def setup_command() -> str:
     """What creates the servers' venv by hand (scripts/setup.sh does the same, with a stamp)."""
+    pip = PROJECT_ROOT / ".venv-servers" / "bin" / "pip"
     return (
         f"python3.11 -m venv {PROJECT_ROOT / '.venv-servers'} && "
-        f"{PROJECT_ROOT / '.venv-servers' / 'bin' / 'pip'} install -r {REQUIREMENTS_FILE}"
+        f"grep -E '^pip==' {REQUIREMENTS_FILE} > /tmp/pip-lock.txt && "
+        f"{pip} install --require-hashes -r /tmp/pip-lock.txt && "
+        f"{pip} install --require-hashes -r {REQUIREMENTS_FILE} --build-constraint {REQUIREMENTS_FILE}"
     )
 
 

@@ -13,6 +13,7 @@ from ansible_collections.inference.platform.plugins.filter.inventory import (
     FilterModule,
     admin_cidrs_problems,
     inventory_problems,
+    resolved_pins,
     version_kind,
 )
 
@@ -162,9 +163,22 @@ def test_the_versions_file_names_every_pin_so_the_check_knows_its_kind():
     pins = yaml.safe_load((root / "group_vars/all/versions.yml").read_text())
     kinds = yaml.safe_load((root / "roles/validate_inventory/defaults/main.yml").read_text())[
         "validate_inventory_version_kinds"]
-    found = problems(pins=pins, version_kinds=kinds, versions_file="versions.yml", project_pins=pins)
+    # pins as the playbook passes them (rendered), the file as it is on disk
+    found = problems(pins=resolved_pins(pins), version_kinds=kinds, versions_file="versions.yml", project_pins=pins)
     assert found["errors"] == []
     assert {version_kind(name, kinds) for name in pins} <= {"image", "version", "sha256", "name"}
+
+
+def test_a_pin_that_names_another_is_written_out_like_ansible_renders_it():
+    pins = {"litellm_version": "1.106.12", "litellm_image": "ghcr.io/x/litellm:v{{ litellm_version }}",
+            "loop_a": "{{ loop_b }}", "loop_b": "{{ loop_a }}", "other": "{{ lookup('env', 'X') }}"}
+    resolved = resolved_pins(pins)
+    assert resolved["litellm_image"] == "ghcr.io/x/litellm:v1.106.12"
+    assert resolved["other"] == pins["other"], "only a plain reference to another pin is written out"
+    assert "{{" in resolved["loop_a"], "a loop stays unresolved instead of recursing forever"
+    found = problems(pins={"litellm_version": "1.106.12", "litellm_image": "ghcr.io/x/litellm:latest"},
+                     versions_file="versions.yml", project_pins=pins)
+    assert "such as ghcr.io/x/litellm:v1.106.12 (the project's pin)" in " ".join(found["errors"])
 
 
 def test_pins_that_float_or_are_ranges_are_refused_with_the_projects_pin_as_example():

@@ -1,13 +1,10 @@
-"""pytest setup for the module unit tests: puts this directory and the project's collections on sys.path."""
+"""pytest setup for the module unit tests: puts this directory on sys.path (the stand-ins)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-COLLECTIONS = HERE.parents[2] / "collections"
-
-for path in (str(HERE), str(COLLECTIONS)):
-    if path not in sys.path:
-        sys.path.insert(0, path)
+HERE = str(Path(__file__).resolve().parent)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)

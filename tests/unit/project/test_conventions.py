@@ -61,7 +61,7 @@ def test_requirements_lock_pins_every_top_level_requirement():
             if line:
                 name, _, version = line.partition("==")
                 assert version, f"{path.name}: {line!r} is not pinned with =="
-                found[re.sub(r"\[.*\]", "", name).lower().replace("_", "-")] = version
+                found[re.sub(r"\[.*\]", "", name).lower().replace("_", "-")] = version.split()[0]
         return found
 
     top_level = pins(PROJECT_ROOT / "requirements.in")

@@ -16,11 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import yaml
+from ansible_collections.inference.platform.plugins.filter.inventory import resolved_pins
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "inventories"
 VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", PROJECT_ROOT / ".venv")) / "bin"
 VERSIONS = PROJECT_ROOT / "group_vars" / "all" / "versions.yml"
+GATEWAY_PIN = resolved_pins(yaml.safe_load(VERSIONS.read_text(encoding="utf-8")))["litellm_image"]
 FAKE_TOKEN = "hf_fixtureTOKENnotAsecret0123456789"  # noqa: S105 (made-up token, asserted never printed)
 
 
@@ -143,7 +146,7 @@ REFUSED = {
         [
             "litellm_image is 'ghcr.io/berriai/litellm-database:main-latest', which floats (its tag 'main-latest' "
             f"moves under you); pin it in {VERSIONS} (or the inventory's group_vars/all) to a fixed tag, or a digest "
-            "(name@sha256:<digest>) such as ghcr.io/berriai/litellm-database:main-v1.80.12 (the project's pin)."
+            f"(name@sha256:<digest>) such as {GATEWAY_PIN} (the project's pin)."
         ],
     ),
     "chart version ranges": (

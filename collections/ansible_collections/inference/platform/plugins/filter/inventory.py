@@ -13,6 +13,7 @@ what to write instead.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
@@ -285,8 +286,25 @@ def _leaves(value):
     return [value]
 
 
+_PIN_REFERENCE = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
+
+
+def resolved_pins(pins):
+    """The versions file as read from disk, with a pin that names another pin ("...:v{{ litellm_version }}")
+    written out, as Ansible renders it; other templates stay as they are."""
+    def resolve(value, seen=()):
+        if not isinstance(value, str):
+            return value
+        return _PIN_REFERENCE.sub(
+            lambda m: resolve(pins[m.group(1)], (*seen, m.group(1)))
+            if m.group(1) in pins and m.group(1) not in seen and isinstance(pins[m.group(1)], str) else m.group(0),
+            value)
+    return {name: resolve(value, (name,)) for name, value in (pins or {}).items()}
+
+
 def _version_problems(pins, versions_file, kinds, may_be_empty_suffixes, project_pins):
     errors = []
+    project_pins = resolved_pins(project_pins)
     for name, value in pins.items():
         if value == UNDEFINED:
             errors.append(
