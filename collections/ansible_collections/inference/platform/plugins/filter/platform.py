@@ -47,7 +47,8 @@ def platform_problems(components, namespaces, ports, roles=None, delivery=None, 
     if delivery == "apply" and kubeconfig is not None and not str(kubeconfig).strip():
         errors.append("Apply mode acts on the cluster the cluster stage built, but cluster_kubeconfig is not set; keep "
                       "the project's group_vars/all/platform.yml linked into the inventory (it sets the file the "
-                      "cluster stage writes), or set cluster_kubeconfig to the kubeconfig of the cluster to deliver to.")
+                      "cluster stage writes), or set cluster_kubeconfig to the kubeconfig of the cluster to deliver "
+                      "to.")
     elif delivery == "apply" and kubeconfig is not None and not os.path.isfile(str(kubeconfig)):
         errors.append("Apply mode acts on the cluster the cluster stage built, through %s (cluster_kubeconfig), which "
                       "does not exist. Run the cluster stage first (playbooks/cluster.yml), or set cluster_kubeconfig "
