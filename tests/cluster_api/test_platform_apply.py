@@ -241,6 +241,90 @@ def test_workloads_are_reconciled_but_no_pod_runs(first_apply, inventory_vars, k
     ]
 
 
+# --- Pod Security: the API server's own admission (issue 18) -----------------------------------------
+
+
+def _restricted_namespaces(inventory_vars) -> list[str]:
+    return [inventory_vars["vllm_namespace"], inventory_vars["litellm_namespace"]]
+
+
+def test_serving_and_gateway_namespaces_enforce_restricted(first_apply, inventory_vars, k8s_api):
+    from kubernetes import client
+
+    core = client.CoreV1Api(k8s_api)
+    for namespace in _restricted_namespaces(inventory_vars):
+        labels = core.read_namespace(namespace).metadata.labels
+        assert labels.get("pod-security.kubernetes.io/enforce") == "restricted", (namespace, labels)
+
+
+def test_controllers_create_every_pod_under_restricted(first_apply, inventory_vars, k8s_api, control_plane):
+    """kube-controller-manager creates the pods of every Deployment, StatefulSet and Job of the project in those
+    namespaces, through the API server's PodSecurity admission: none is refused (no FailedCreate). They stay
+    Pending: there is no node."""
+    import time
+
+    from kubernetes import client
+
+    assert control_plane.controller_manager is not None, (
+        "kube-controller-manager is not running: scripts/build-control-plane.sh builds it unless told not to"
+    )
+    apps, batch, core = client.AppsV1Api(k8s_api), client.BatchV1Api(k8s_api), client.CoreV1Api(k8s_api)
+    deadline = time.monotonic() + 120
+    while True:
+        missing, refused = [], []
+        for namespace in _restricted_namespaces(inventory_vars):
+            owners = (
+                [
+                    ("Deployment", d.metadata.name, d.spec.replicas)
+                    for d in apps.list_namespaced_deployment(namespace).items
+                ]
+                + [
+                    ("StatefulSet", s.metadata.name, s.spec.replicas)
+                    for s in apps.list_namespaced_stateful_set(namespace).items
+                ]
+                + [("Job", j.metadata.name, 1) for j in batch.list_namespaced_job(namespace).items]
+            )
+            pods = [p.metadata.name for p in core.list_namespaced_pod(namespace).items]
+            for kind, name, replicas in owners:
+                if replicas != 0 and not any(pod.startswith(name + "-") for pod in pods):
+                    missing.append(f"{namespace}/{kind}/{name}")
+            refused += [
+                f"{namespace}/{e.involved_object.kind}/{e.involved_object.name}: {e.message}"
+                for e in core.list_namespaced_event(namespace).items
+                if e.reason == "FailedCreate" and "PodSecurity" in (e.message or "")
+            ]
+        assert not refused, "PodSecurity refused pods of the project's own objects:\n" + "\n".join(refused)
+        if not missing or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert not missing, f"no pod created within 120 s for: {missing}"
+    for namespace in _restricted_namespaces(inventory_vars):
+        for pod in core.list_namespaced_pod(namespace).items:
+            assert pod.status.phase == "Pending" and not pod.spec.node_name, (pod.metadata.name, pod.status.phase)
+
+
+def test_a_root_pod_is_refused_where_restricted_is_enforced(first_apply, inventory_vars, k8s_api):
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    core = client.CoreV1Api(k8s_api)
+    for namespace in _restricted_namespaces(inventory_vars):
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "runs-as-root"},
+            "spec": {
+                "containers": [
+                    {"name": "root", "image": "example.internal/root:1.0.0", "securityContext": {"runAsUser": 0}}
+                ]
+            },
+        }
+        with pytest.raises(ApiException) as refused:
+            core.create_namespaced_pod(namespace, pod, dry_run="All")
+        assert refused.value.status == 403, refused.value.body
+        assert 'violates PodSecurity "restricted:latest"' in refused.value.body, refused.value.body
+
+
 # --- second apply: idempotence -----------------------------------------------------------------------
 
 
