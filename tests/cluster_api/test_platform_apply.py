@@ -322,7 +322,9 @@ def test_a_root_pod_is_refused_where_restricted_is_enforced(first_apply, invento
         with pytest.raises(ApiException) as refused:
             core.create_namespaced_pod(namespace, pod, dry_run="All")
         assert refused.value.status == 403, refused.value.body
-        assert 'violates PodSecurity "restricted:latest"' in refused.value.body, refused.value.body
+        message = json.loads(refused.value.body)["message"]
+        assert 'violates PodSecurity "restricted:latest"' in message, message
+        assert "runAsUser=0" in message, message
 
 
 # --- second apply: idempotence -----------------------------------------------------------------------

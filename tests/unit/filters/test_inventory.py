@@ -12,6 +12,7 @@ import yaml
 from ansible_collections.inference.platform.plugins.filter.inventory import (
     FilterModule,
     admin_cidrs_problems,
+    image_digest_problems,
     inventory_problems,
     resolved_pins,
     version_kind,
@@ -166,7 +167,9 @@ def test_the_versions_file_names_every_pin_so_the_check_knows_its_kind():
     # pins as the playbook passes them (rendered), the file as it is on disk
     found = problems(pins=resolved_pins(pins), version_kinds=kinds, versions_file="versions.yml", project_pins=pins)
     assert found["errors"] == []
-    assert {version_kind(name, kinds) for name in pins} <= {"image", "version", "sha256", "name"}
+    assert {version_kind(name, kinds) for name in pins} <= {"image", "digest", "version", "sha256", "name"}
+    images = [name for name in pins if version_kind(name, kinds) == "image"]
+    assert images and all(name + "_digest" in pins for name in images), "every image pin has its digest beside it"
 
 
 def test_a_pin_that_names_another_is_written_out_like_ansible_renders_it():
@@ -205,4 +208,43 @@ def test_a_renamed_variable_is_named_with_its_replacement():
     assert found["errors"] == [
         "models (set for gpu-1) was renamed to inference_models: move the list. Rename it in the inventory; the old "
         "name is ignored by every role."
+    ]
+
+
+DIGEST = "sha256:" + "ab" * 32
+IMAGES = {"litellm_image": "ghcr.io/berriai/litellm-non_root:v1.106.12", "litellm_image_digest": "",
+          "vllm_image": "docker.io/vllm/vllm-openai:v0.33.0", "vllm_image_digest": "",
+          "hetzner_cloud_image": "ubuntu-24.04"}
+KINDS = {"hetzner_cloud_image": "name"}
+
+
+def test_images_pinned_by_tag_only_are_warned_and_the_gateway_refused():
+    found = image_digest_problems(IMAGES, "versions.yml", ["litellm_image"], [], KINDS)
+    assert found["errors"] == [
+        "litellm_image is pinned by tag only (ghcr.io/berriai/litellm-non_root:v1.106.12): a tag can be moved to "
+        "other content, and this image holds every key of the platform; write litellm_image_digest: sha256:<digest> "
+        "in versions.yml (or the inventory's group_vars/all), the digest of ghcr.io/berriai/litellm-non_root:v1.106.12 "
+        "as the registry reports it on a machine that reaches it (skopeo inspect --format '{{.Digest}}' "
+        "docker://ghcr.io/berriai/litellm-non_root:v1.106.12), or accept the tag explicitly with "
+        "validate_inventory_tag_only_accepted: [litellm_image]."
+    ]
+    assert [w.split(" is pinned")[0] for w in found["warnings"]] == ["vllm_image"]
+
+
+def test_a_digest_beside_the_tag_or_in_the_reference_satisfies_the_check():
+    pins = dict(IMAGES, litellm_image_digest=DIGEST, vllm_image="docker.io/vllm/vllm-openai:v0.33.0@" + DIGEST)
+    assert image_digest_problems(pins, "versions.yml", ["litellm_image"], [], KINDS) == {"errors": [], "warnings": []}
+
+
+def test_an_explicitly_accepted_tag_is_neither_refused_nor_warned():
+    found = image_digest_problems(IMAGES, "versions.yml", ["litellm_image"], ["litellm_image", "vllm_image"], KINDS)
+    assert found == {"errors": [], "warnings": []}
+
+
+def test_a_malformed_digest_is_refused_by_the_pin_check():
+    found = problems(pins={"vllm_image": IMAGES["vllm_image"], "vllm_image_digest": "sha256:abc"},
+                     versions_file="versions.yml")
+    assert found["errors"] == [
+        "vllm_image_digest is 'sha256:abc', which is not an image digest; pin it in versions.yml (or the inventory's "
+        "group_vars/all) to sha256:<64 hexadecimal characters>, as the registry reports it."
     ]

@@ -15,6 +15,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.inference.platform.plugins.filter.platform import (
     FilterModule,
     handed_over_kubeconfig,
+    image_reference,
     platform_build,
     platform_charts,
     platform_component,
@@ -44,6 +45,7 @@ def test_the_filters_are_registered():
     assert set(FilterModule().filters()) == {
         "platform_component", "platform_problems", "platform_objects", "platform_charts", "platform_build",
         "platform_releases", "platform_namespace_list", "handed_over_kubeconfig", "playbook_argument_spec",
+        "image_reference",
     }
 
 
@@ -251,3 +253,15 @@ def test_apply_many_stops_after_the_wave_with_a_refusal():
     with pytest.raises(_k8s_apply.ApplyError, match="refused s"):
         cluster.apply_many([_obj("Namespace", "n"), _obj("Service", "s"), _obj("Job", "j")], "fm", False)
     assert "Job" not in cluster.seen, "the wave after a refusal is not applied"
+
+
+def test_the_image_reference_carries_the_digest_beside_the_tag():
+    digest = "sha256:" + "0f" * 32
+    assert image_reference("docker.io/vllm/vllm-openai:v0.33.0", "") == "docker.io/vllm/vllm-openai:v0.33.0"
+    image = "docker.io/vllm/vllm-openai:v0.33.0"
+    assert image_reference(image, digest) == image + "@" + digest
+    assert image_reference("img:1.0@" + digest, digest) == "img:1.0@" + digest
+    with pytest.raises(AnsibleFilterError, match="not sha256:<64 hexadecimal characters>"):
+        image_reference("img:1.0", "sha256:short")
+    with pytest.raises(AnsibleFilterError, match="keep one of them"):
+        image_reference("img:1.0@sha256:" + "1" * 64, digest)

@@ -22,6 +22,7 @@ from ansible_collections.inference.platform.plugins.module_utils._rules import (
     SHA256,
     as_bool,
     floating_word,
+    image_has_digest,
     image_problem,
     is_dns_label,
     is_ip_address,
@@ -271,6 +272,8 @@ def version_kind(name, kinds):
         return kinds[name]
     if name.endswith("_sha256"):
         return "sha256"
+    if name.endswith("_image_digest"):
+        return "digest"
     if name.endswith("_image"):
         return "image"
     if name.endswith("_version"):
@@ -344,8 +347,46 @@ def pin_problem(kind, value):
         if isinstance(value, str) and SHA256.match(value.strip().lower()):
             return None, None
         return "is not a sha256 checksum (64 hexadecimal characters)", "the checksum the release publishes"
+    if kind == "digest":
+        if isinstance(value, str) and image_has_digest("image@" + value.strip()):
+            return None, None
+        return "is not an image digest", "sha256:<64 hexadecimal characters>, as the registry reports it"
     word = floating_word(value) if isinstance(value, str) else None
     return ("floats ('%s' moves under you)" % word if word else None), "a fixed release name"
+
+
+def image_digest_problems(pins, versions_file, digest_required=(), tag_only_accepted=(), kinds=None):
+    """Images pinned by tag only: {'errors': [...], 'warnings': [...]}.
+
+    Every ``*_image`` pin has a ``<name>_digest`` beside it in the versions file. A tag can be moved to other
+    content by whoever controls the registry; a digest cannot. An image without a digest (neither in the
+    reference nor in its ``_digest`` pin) is a warning, and an error for the images in ``digest_required``
+    (the gateway, which holds every key) unless the operator lists it in ``tag_only_accepted``.
+    """
+    errors, warnings = [], []
+    for name in sorted(pins or {}):
+        image = pins[name]
+        if version_kind(name, kinds or {}) != "image" or not isinstance(image, str) or image_problem(image):
+            continue
+        digest = pins.get(name + "_digest")
+        if image_has_digest(image) or (isinstance(digest, str) and digest.strip()):
+            continue
+        how = (
+            "write %s_digest: sha256:<digest> in %s (or the inventory's group_vars/all), the digest of %s as "
+            "the registry reports it on a machine that reaches it (skopeo inspect --format '{{.Digest}}' "
+            "docker://%s)" % (name, versions_file, image, image)
+        )
+        if name in digest_required and name not in tag_only_accepted:
+            errors.append(
+                "%s is pinned by tag only (%s): a tag can be moved to other content, and this image holds every "
+                "key of the platform; %s, or accept the tag explicitly with validate_inventory_tag_only_accepted: "
+                "[%s]." % (name, image, how, name)
+            )
+        elif name not in tag_only_accepted:
+            warnings.append(
+                "%s is pinned by tag only (%s): a tag can be moved to other content; %s." % (name, image, how)
+            )
+    return {"errors": errors, "warnings": warnings}
 
 
 def _renamed_problems(renamed, play_values, groups, hostvars):
@@ -380,10 +421,12 @@ def inventory_problems(
     pins=None,
     versions_file="group_vars/all/versions.yml",
     version_kinds=None,
-    may_be_empty_suffixes=("_sha256",),
+    may_be_empty_suffixes=("_sha256", "_image_digest"),
     project_pins=None,
     renamed=(),
     renamed_values=None,
+    digest_required=(),
+    tag_only_accepted=(),
 ):
     """Every problem of the inventory and its settings: {'errors': [...], 'warnings': [...]} (sentences)."""
     if not isinstance(settings, Mapping):
@@ -400,7 +443,11 @@ def inventory_problems(
     errors += _version_problems(pins or {}, versions_file, version_kinds or {}, may_be_empty_suffixes,
                                 project_pins or {})
     errors += _renamed_problems(renamed, renamed_values or {}, groups, hostvars)
-    return {"errors": errors, "warnings": warnings}
+    digests = image_digest_problems(
+        {name: value for name, value in resolved_pins(pins or {}).items() if value != UNDEFINED},
+        versions_file, digest_required, tag_only_accepted, version_kinds or {},
+    )
+    return {"errors": errors + digests["errors"], "warnings": warnings + digests["warnings"]}
 
 
 class FilterModule:

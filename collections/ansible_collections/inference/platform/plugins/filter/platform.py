@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.inference.platform.plugins.module_utils._rules import CHOICES, is_dns_label
+from ansible_collections.inference.platform.plugins.module_utils._rules import CHOICES, image_has_digest, is_dns_label
 
 COMPONENT_KEYS = ("name", "namespace", "charts", "prune_kinds", "wait_seconds", "after_apply", "serving",
                   "upgrade_order")
@@ -240,6 +240,31 @@ def playbook_argument_spec(spec, shared):
     return dict({name: shared_options[name] for name in names}, **own)
 
 
+def image_reference(image, digest=""):
+    """The image reference pods run: ``image@digest`` when the versions file gives the digest beside the tag.
+
+    An image that already carries a digest keeps it; a different ``digest`` beside it is a contradiction.
+    """
+    if not isinstance(image, str) or not image.strip():
+        raise AnsibleFilterError("image_reference: the image is %r, not an image reference" % (image,))
+    image = image.strip()
+    digest = (digest or "").strip() if isinstance(digest, str) or digest is None else digest
+    if not digest:
+        return image
+    if not isinstance(digest, str) or not image_has_digest("image@" + digest):
+        raise AnsibleFilterError(
+            "image_reference: the digest of %s is %r, not sha256:<64 hexadecimal characters>; write the digest the "
+            "registry reports for that tag" % (image, digest)
+        )
+    if "@" in image:
+        if image.split("@", 1)[1] != digest:
+            raise AnsibleFilterError(
+                "image_reference: %s carries a digest and its _digest pin says %s; keep one of them" % (image, digest)
+            )
+        return image
+    return "%s@%s" % (image, digest)
+
+
 class FilterModule:
     """The platform contract's filters of inference.platform."""
 
@@ -253,5 +278,6 @@ class FilterModule:
             "platform_releases": platform_releases,
             "platform_namespace_list": platform_namespace_list,
             "handed_over_kubeconfig": handed_over_kubeconfig,
+            "image_reference": image_reference,
             "playbook_argument_spec": playbook_argument_spec,
         }
