@@ -9,9 +9,11 @@ PLAYBOOK := $(VENV_BIN)/ansible-playbook
 setup:
 	scripts/setup.sh
 
-# The main job on the local lab: start the lab hosts, then run site.yml against them as far as
-# the lab can go; the last lines say which stages ran and where the run stopped and why.
+# The main job on the local lab: build (or find cached) the kubeadm node artifacts, start the lab hosts,
+# then run site.yml against them as far as the lab can go; the last lines say which stages ran and where
+# the run stopped and why.
 lab: setup
+	scripts/build-node-artifacts.sh
 	$(PLAYBOOK) playbooks/lab.yml
 	$(PLAYBOOK) -i inventories/lab playbooks/site.yml
 

@@ -11,8 +11,9 @@ say() { printf 'setup: %s\n' "$*"; }
 # --- Debian packages -------------------------------------------------------------------------
 # podman + runc run the lab hosts and Molecule platforms; debootstrap builds their image;
 # make runs the entry points; cmake and a C/C++ compiler build llama.cpp for the real-server
-# tests; prometheus ships promtool, which tests the alert rules.
-debian_packages=(podman runc debootstrap make git cmake gcc g++ prometheus)
+# tests; prometheus ships promtool, which tests the alert rules; libseccomp-dev and pkg-config let
+# scripts/build-node-artifacts.sh link runc statically with seccomp.
+debian_packages=(podman runc debootstrap make git cmake gcc g++ prometheus libseccomp-dev pkg-config)
 missing=()
 for package in "${debian_packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then

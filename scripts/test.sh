@@ -3,7 +3,9 @@
 # ansible-test sanity), units/render/real servers (pytest), lab hosts (Molecule, one gate per
 # scenario), a real Kubernetes API server (kube-apiserver, etcd and Helm built from their Go
 # modules; cached by version under ~/.cache/inference-platform; the build starts in the background
-# at once, niced; gate go-builds waits for it).
+# at once, niced; gate go-builds waits for it), and a real three-node kubeadm cluster on lab hosts
+# (gate lab-cluster; the kubeadm node artifacts are built after those, in the same background job,
+# and gate node-artifacts waits for them).
 # The gates run two at a time (scripts/run-gates.py; a 2-core machine, and no gate keeps both cores
 # busy), each with its log in build/gates/, stopping at the first red; the summary has a line per gate.
 #   scripts/test.sh              every gate
@@ -38,26 +40,28 @@ molecule_scenario() { # scenario
 
 go_builds_log=build/go-builds.log
 go_builds_status=build/go-builds.status
-start_go_builds() {
+node_artifacts_log=build/node-artifacts.log
+node_artifacts_status=build/node-artifacts.status
+start_go_builds() { # the control plane and Helm (gate go-builds), then the kubeadm node artifacts (gate node-artifacts)
   mkdir -p build
-  rm -f "$go_builds_status"
+  rm -f "$go_builds_status" "$node_artifacts_status"
   # setsid: its own process group (pid = pgid), so the end of the run can stop the whole build
-  setsid bash -c "(scripts/build-control-plane.sh && scripts/build-helm.sh); echo \$? >$go_builds_status" \
-    >"$go_builds_log" 2>&1 &
+  setsid bash -c "(scripts/build-control-plane.sh && scripts/build-helm.sh) >$go_builds_log 2>&1; echo \$? >$go_builds_status
+    scripts/build-node-artifacts.sh >$node_artifacts_log 2>&1; echo \$? >$node_artifacts_status" >/dev/null 2>&1 &
   go_builds_pid=$!
   echo "$go_builds_pid" >build/go-builds.pid
 }
 
-wait_go_builds() {
+wait_build() { # what status_file log_file
   local status
-  until [[ -f $go_builds_status ]]; do
+  until [[ -f $2 ]]; do
     kill -0 "$(cat build/go-builds.pid 2>/dev/null)" 2>/dev/null ||
-      { echo "the Go builds are not running and left no status (scripts/test.sh starts them); see $go_builds_log"; return 1; }
+      { echo "the $1 build is not running and left no status (scripts/test.sh starts it); see $3"; return 1; }
     sleep 2
   done
-  status=$(cat "$go_builds_status")
-  grep -E '^\[build-[a-z-]+\] (cached|built in|ERROR)' "$go_builds_log"
-  ((status == 0)) || { tail -n 40 "$go_builds_log"; echo "Go builds FAILED (full log: $go_builds_log)"; }
+  status=$(cat "$2")
+  grep -E '^\[build-[a-z-]+\] (cached|built|assembled|ERROR)' "$3"
+  ((status == 0)) || { tail -n 40 "$3"; echo "$1 build FAILED (full log: $3)"; }
   return "$status"
 }
 
@@ -76,8 +80,10 @@ run_one_gate() { # name
     pytest) pytest ;;
     lab-image) lab_image ;;
     molecule:*) molecule_scenario "${1#molecule:}" ;;
-    go-builds) wait_go_builds ;;
+    go-builds) wait_build Go "$go_builds_status" "$go_builds_log" ;;
     cluster-api) pytest tests/cluster_api ;;
+    node-artifacts) wait_build "node artifacts" "$node_artifacts_status" "$node_artifacts_log" ;;
+    lab-cluster) pytest -p no:cacheprovider tests/lab_cluster ;;
     *) echo "scripts/test.sh: no gate named $1"; return 2 ;;
   esac
 }
@@ -99,7 +105,7 @@ for file in molecule/*/molecule.yml; do
 done
 gates=(ansible-lint pytest yamllint ruff syntax sanity lab-image)
 for scenario in "${scenarios[@]}"; do gates+=("molecule:$scenario:needs=lab-image"); done
-gates+=(go-builds "cluster-api:needs=go-builds")
+gates+=(go-builds "cluster-api:needs=go-builds" node-artifacts "lab-cluster:needs=lab-image,node-artifacts")
 
 start_go_builds
 trap stop_go_builds EXIT

@@ -112,3 +112,12 @@ def load_render(inventory: str, directory: Path, result: subprocess.CompletedPro
 def model_entries(inventory: str) -> list[dict]:
     path = ROOT / "inventories" / inventory / "group_vars/all/60_models.yml"
     return yaml.safe_load(path.read_text())["inference_models"]
+
+
+def distribution(inventory: str) -> str:
+    """cluster_distribution as the inventory sets it (its group_vars/all), else the project default."""
+    for path in sorted((ROOT / "inventories" / inventory / "group_vars" / "all").glob("[1-9]*.yml")):
+        value = (yaml.safe_load(path.read_text()) or {}).get("cluster_distribution")
+        if value:
+            return value
+    return yaml.safe_load((ROOT / "group_vars" / "all" / "main.yml").read_text())["cluster_distribution"]

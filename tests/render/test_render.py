@@ -12,7 +12,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from render_support import INVENTORIES, REFERENCE, ROLES, ROOT, model_entries
+from render_support import INVENTORIES, REFERENCE, ROLES, ROOT, distribution, model_entries
 
 # Custom resources: kind -> (CRD file, apiVersion) under tests/fixtures/reference/crds.
 CRDS = {
@@ -187,7 +187,9 @@ def test_custom_resources_validate_against_their_crds(render):
                 f"{obj['__file__']}: {obj['kind']}/{obj['metadata']['name']}: {error.message} at {list(error.path)}"
             )
         kinds.add(obj["kind"])
-    assert {"ServiceMonitor", "PrometheusRule", "HelmChart"} <= kinds
+    assert {"ServiceMonitor", "PrometheusRule"} <= kinds
+    # HelmChart(Config) are k3s's own kinds (its Helm controller): only on k3s clusters.
+    assert ("HelmChart" in kinds) == (distribution(render.inventory) == "k3s")
     if render.inventory == "lab":
         assert "Application" in kinds
 
@@ -240,8 +242,11 @@ def test_gpu_operator_values_follow_driver_strategy_and_distribution(render):
     assert values["driver"]["enabled"] is True  # every example leaves nvidia_driver_strategy: operator
     assert values["nfd"]["enabled"] is True
     env = {item["name"]: item["value"] for item in values["toolkit"].get("env", [])}
-    assert env["CONTAINERD_SOCKET"] == "/run/k3s/containerd/containerd.sock"
-    assert env["CONTAINERD_CONFIG"].startswith("/var/lib/rancher/k3s/agent/etc/containerd/")
+    if distribution(render.inventory) == "k3s":
+        assert env["CONTAINERD_SOCKET"] == "/run/k3s/containerd/containerd.sock"
+        assert env["CONTAINERD_CONFIG"].startswith("/var/lib/rancher/k3s/agent/etc/containerd/")
+    else:  # kubeadm: the toolkit's defaults are containerd's own paths (/etc/containerd, /run/containerd)
+        assert "CONTAINERD_SOCKET" not in env and "CONTAINERD_CONFIG" not in env
 
 
 # --- Helm values ---------------------------------------------------------------------------------
@@ -323,11 +328,17 @@ def test_vllm_is_reachable_only_from_litellm_and_prometheus(render):
         for o in render.objects
         if o["kind"] == "Deployment" and o["metadata"]["name"] == "litellm"
     )
-    prometheus_ns = next(
-        o["spec"]["targetNamespace"]
-        for o in render.objects
-        if o["kind"] == "HelmChart" and o["spec"]["chart"] == "kube-prometheus-stack"
-    )
+    if distribution(render.inventory) == "k3s":
+        prometheus_ns = next(
+            o["spec"]["targetNamespace"]
+            for o in render.objects
+            if o["kind"] == "HelmChart" and o["spec"]["chart"] == "kube-prometheus-stack"
+        )
+    else:  # no HelmChart objects: the chart's values are rendered, its namespace is the registry entry's
+        assert "monitoring/kube-prometheus-stack" in render.values, sorted(render.values)
+        platform = yaml.safe_load((ROOT / "group_vars" / "all" / "platform.yml").read_text())
+        entry = next(c for c in platform["platform_components"] if c["name"] == "monitoring")
+        prometheus_ns = platform["platform_namespaces"][entry["namespace"]]
     allowing = [
         o
         for o in render.objects
@@ -371,6 +382,10 @@ def test_no_secret_is_rendered(render):
 def test_ingress_uses_tls_and_the_distribution_class(render):
     ingress = next(o for o in render.objects if o["kind"] == "Ingress")
     assert ingress["spec"]["tls"] and ingress["spec"]["tls"][0]["secretName"]
+    if distribution(render.inventory) != "k3s":  # no bundled controller: nginx, and no k3s HelmChartConfig
+        assert ingress["spec"]["ingressClassName"] == "nginx"
+        assert not any(o["kind"] == "HelmChartConfig" for o in render.objects)
+        return
     assert ingress["spec"]["ingressClassName"] == "traefik"
     timeouts = next(o for o in render.objects if o["kind"] == "HelmChartConfig")
     transport = yaml.safe_load(timeouts["spec"]["valuesContent"])["ports"]["websecure"]["transport"][

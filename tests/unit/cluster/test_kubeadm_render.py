@@ -109,3 +109,68 @@ def test_calico_pool_rewrite_fills_the_upstream_comment_block():
     assert '            - name: CALICO_IPV4POOL_CIDR\n              value: "10.62.0.0/16"\n' in rewritten
     assert '            - name: IP_AUTODETECTION_METHOD\n              value: "cidr=10.0.0.0/16"\n' in rewritten
     assert "192.168.0.0/16" not in rewritten
+
+
+# --- kubeadm_install_source: local, flannel, cgroup v1 allowed (tests/fixtures/cluster/render/kubeadm-local.yml) ---
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory):
+    return render("kubeadm-local.yml", tmp_path_factory.mktemp("kubeadm-local"))
+
+
+def test_packages_source_keeps_kubeadms_default_images_and_kubelet_defaults(out):
+    init = docs(out / "cp-1/etc/kubernetes/kubeadm-config.yaml")
+    assert not {"imageRepository", "etcd", "dns"} & set(init["ClusterConfiguration"])
+    assert "failCgroupV1" not in init["KubeletConfiguration"]
+    assert "KubeProxyConfiguration" not in init
+
+
+def test_local_source_names_the_images_of_the_node_artifacts(local):
+    cluster = docs(local / "lcp-1/etc/kubernetes/kubeadm-config.yaml")["ClusterConfiguration"]
+    assert cluster["imageRepository"] == "localhost/kubeadm"
+    assert cluster["etcd"] == {"local": {"imageTag": "3.6.5-0"}}
+    assert cluster["dns"] == {"imageTag": "v1.14.7"}
+
+
+def test_cgroup_v1_opt_in_sets_fail_cgroup_v1_false(local):
+    kubelet = docs(local / "lcp-1/etc/kubernetes/kubeadm-config.yaml")["KubeletConfiguration"]
+    assert kubelet["failCgroupV1"] is False
+    assert kubelet["cgroupDriver"] == "systemd"
+
+
+def test_kube_proxy_is_told_to_leave_the_kernel_wide_conntrack_limit(local):
+    proxy = docs(local / "lcp-1/etc/kubernetes/kubeadm-config.yaml")["KubeProxyConfiguration"]
+    assert proxy["apiVersion"] == "kubeproxy.config.k8s.io/v1alpha1"
+    assert proxy["conntrack"] == {"maxPerCore": 0}
+
+
+def test_containerd_runs_the_local_pause_image_with_config_version_3(local):
+    dropin = (local / "lcp-1/containerd-dropin.toml").read_text()
+    assert "version = 3" in dropin
+    assert 'sandbox = "localhost/kubeadm/pause:3.10.1"' in dropin
+    assert "SystemdCgroup = true" in dropin
+
+
+def test_flannel_manifest_uses_the_local_image_and_the_pod_network(local):
+    objects = list(yaml.safe_load_all((local / "lcp-1/kube-flannel.yaml").read_text()))
+    kinds = [o["kind"] for o in objects]
+    assert kinds == ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet"]
+    config = objects[4]["data"]
+    assert yaml.safe_load(config["net-conf.json"]) == {
+        "Network": "10.72.0.0/16",
+        "EnableNFTables": False,
+        "Backend": {"Type": "vxlan"},
+    }
+    chain = yaml.safe_load(config["cni-conf.json"])
+    assert [p["type"] for p in chain["plugins"]] == ["flannel", "portmap"]
+    pod = objects[5]["spec"]["template"]["spec"]
+    images = {c["image"] for c in pod["containers"] + pod["initContainers"]}
+    assert images == {"localhost/kubeadm/flannel:v0.28.10"}
+    assert "--iface=$(NODE_IP)" in pod["containers"][0]["args"]
+
+
+def test_flannel_manifest_validates_against_the_kubernetes_schemas(local):
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    for obj in yaml.safe_load_all((local / "lcp-1/kube-flannel.yaml").read_text()):
+        kubernetes_validate.validate(obj, "1.35.0", strict=True)
