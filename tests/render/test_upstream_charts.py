@@ -139,13 +139,19 @@ def object_problems(objects: list[dict], kubernetes_version: str) -> list[str]:
             schemas[(api_version, crd["spec"]["names"]["kind"])] = served_schema(crd, api_version)
     for kind, (_, api_version) in CRDS.items():
         schemas.setdefault((api_version, kind), crd_schema(kind))
-    problems = []
+    problems, validators = [], {}
     for obj in objects:
         where = f"{obj['__file__']}: {obj['kind']}/{obj['metadata']['name']}"
-        schema = schemas.get((obj["apiVersion"], obj["kind"]))
+        key = (obj["apiVersion"], obj["kind"])
+        schema = schemas.get(key)
         try:
             if schema is not None:
-                jsonschema.validate(clean(obj), schema)
+                if key not in validators:  # what jsonschema.validate does, the schema checked once per kind
+                    validators[key] = jsonschema.validators.validator_for(schema)
+                    validators[key].check_schema(schema)
+                error = jsonschema.exceptions.best_match(validators[key](schema).iter_errors(clean(obj)))
+                if error is not None:
+                    raise error
             else:
                 kubernetes_validate.validate(clean(obj), kubernetes_version, strict=True)
         except (jsonschema.ValidationError, kubernetes_validate.ValidationError) as error:
