@@ -2,7 +2,8 @@
 """Time the platform's apply mode against the same work done by hand, in one run (issue 14).
 
 Two fresh real control planes (kube-apiserver + etcd + kube-controller-manager from scripts/build-control-plane.sh),
-the same chart archives (the STAND-IN archives of tests/cluster_api: upstream CRDs, no workload) and the same objects:
+the same chart archives (the real pinned archives, found as tests/cluster_api finds them, with its NO_NODE_VALUES)
+and the same objects:
 
   platform   ansible-playbook playbooks/platform.yml -i inventories/<inventory> (apply mode), twice: first apply and
              the no-change re-run
@@ -31,11 +32,17 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests" / "cluster_api"), str(ROOT / "collections")]
+sys.path[:0] = [str(ROOT / "tests" / "cluster_api"), str(ROOT / "tests" / "support"), str(ROOT / "collections")]
 
 from control_plane import ControlPlane, bin_dir_for_version  # noqa: E402
 from kubernetes import config  # noqa: E402
-from platform_apply_support import CRD_FIXTURES, apply_crds, build_standin_charts, helm_env  # noqa: E402
+from platform_apply_support import (  # noqa: E402
+    CRD_FIXTURES,
+    NO_NODE_VALUES,
+    apply_crds,
+    helm_env,
+    pinned_chart_dir,
+)
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -122,17 +129,19 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-apply-") as tmp:
             work = Path(tmp)
             env = platform_env(work, helm_dir)
-            charts = build_standin_charts(helm_dir / "helm", work)
+            # The real pinned archives (tests/support/pinned_charts.py sources) with the tests' NO_NODE_VALUES.
+            charts = pinned_chart_dir(helm_dir / "helm", work, args.inventory)
             render = work / "render"
             run([str(VENV_BIN / "ansible-playbook"), "playbooks/platform.yml", "-i", f"inventories/{args.inventory}",
-                 "-e", "platform_delivery=render", "-e", f"platform_render_dir={render}"], env)
+                 "-e", "platform_delivery=render", "-e", f"platform_render_dir={render}",
+                 "-e", json.dumps(NO_NODE_VALUES)], env)
             planes = [ControlPlane.start(bin_dir, work / name) for name in ("platform", "by-hand")]
             try:
                 for cp in planes:
                     api = config.new_client_from_config(config_file=str(cp.kubeconfig))
                     apply_crds(api, sorted((CRD_FIXTURES / "k3s-helm-controller").glob("*.yaml")))
                     api.close()
-                argv = platform_args(args.inventory, planes[0], charts, {})
+                argv = platform_args(args.inventory, planes[0], charts, NO_NODE_VALUES)
                 results["platform first"].append(run(argv, env))
                 again_env = {**env, "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
                              "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "25"} if args.profile else env

@@ -15,6 +15,13 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 export VIRTUAL_ENV="$PWD/.venv"
 export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
+# The pinned upstream chart archives that tests/render and tests/cluster_api render and install (sources in
+# tests/support/pinned_charts.py). A checkout with ../shared beside it (as .ci/run sets it) takes them from there,
+# unless INFERENCE_PLATFORM_CHART_DIR is set already; the tests read ../shared only through this variable.
+if [[ -z ${INFERENCE_PLATFORM_CHART_DIR:-} && -d ../shared/reference/charts ]]; then
+  INFERENCE_PLATFORM_CHART_DIR=$(cd ../shared/reference/charts && pwd)
+  export INFERENCE_PLATFORM_CHART_DIR
+fi
 
 syntax_check_playbooks() {
   local playbook status=0
@@ -103,9 +110,11 @@ for file in molecule/*/molecule.yml; do
   scenario=$(basename "$(dirname "$file")")
   [[ " ${scenarios[*]} " == *" $scenario "* ]] || { echo "scripts/test.sh: add molecule/$scenario to the list"; exit 2; }
 done
-gates=(ansible-lint pytest yamllint ruff syntax sanity lab-image)
+# pytest renders the pinned charts with the project's Helm (tests/render/test_upstream_charts.py): it waits for the
+# Go builds, so go-builds comes first (about 1 s when cached).
+gates=(go-builds ansible-lint "pytest:needs=go-builds" yamllint ruff syntax sanity lab-image)
 for scenario in "${scenarios[@]}"; do gates+=("molecule:$scenario:needs=lab-image"); done
-gates+=(go-builds "cluster-api:needs=go-builds" node-artifacts "lab-cluster:needs=lab-image,node-artifacts")
+gates+=("cluster-api:needs=go-builds" node-artifacts "lab-cluster:needs=lab-image,node-artifacts")
 
 start_go_builds
 trap stop_go_builds EXIT

@@ -6,7 +6,9 @@
                        ``.pki``, ``.get(path)``. Stopped, and checked stopped, at the end of the session.
 ``k8s_api``            kubernetes.client.ApiClient for the admin kubeconfig.
 ``namespace``          (function scope) a fresh namespace, deleted afterwards.
-``keda_crd``           the KEDA ScaledObject CRD (tests/fixtures/reference/crds/keda) applied and Established.
+``keda_crd``           the KEDA ScaledObject CRD (tests/fixtures/reference/crds/keda) applied and Established, for
+                       one test module; deleted after it, since test_platform_apply.py installs the real KEDA
+                       chart, which owns that CRD and refuses to adopt one Helm did not create.
 ``helm_bin_dir``       directory of the Helm CLI scripts/build-helm.sh built from its Go module.
 
 If the binaries are missing every test here fails, naming the build script to run.
@@ -144,8 +146,8 @@ def namespace(k8s_api) -> Iterator[str]:
             raise
 
 
-@pytest.fixture(scope="session")
-def keda_crd(k8s_api) -> dict:
+@pytest.fixture(scope="module")
+def keda_crd(k8s_api) -> Iterator[dict]:
     from kubernetes import client
 
     manifest = yaml.safe_load(KEDA_CRD.read_text())
@@ -159,4 +161,11 @@ def keda_crd(k8s_api) -> dict:
         return conditions.get("Established") == "True" and conditions.get("NamesAccepted") == "True"
 
     wait_for("CRD scaledobjects.keda.sh Established", established, timeout=30)
-    return manifest
+    yield manifest
+    ext.delete_custom_resource_definition(manifest["metadata"]["name"])
+
+    def gone():
+        names = {crd.metadata.name for crd in ext.list_custom_resource_definition().items}
+        return manifest["metadata"]["name"] not in names
+
+    wait_for("CRD scaledobjects.keda.sh deleted", gone, timeout=60)

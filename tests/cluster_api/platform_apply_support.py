@@ -1,15 +1,20 @@
-"""Helpers for test_platform_apply.py: stand-in chart archives, runs of playbooks/platform.yml, reading results.
+"""Helpers for test_platform_apply.py and test_kubeconfig_handoff.py: the real pinned chart archives, runs of
+playbooks/platform.yml, reading results.
 
-A module of its own name (every test directory has a conftest), imported by the test file only.
+A module of its own name (every test directory has a conftest), imported by the test files only.
 
-STAND-IN CHARTS: no chart repository is reachable here, so the GPU Operator, KEDA and kube-prometheus-stack
-charts cannot be had. ``build_standin_charts`` packages, with the real ``helm package``, one archive per chart
-the platform roles install, named and versioned as the real one (``<chart>-<version>.tgz``, the version from
-group_vars/all/versions.yml) and holding ONLY the upstream CRDs that chart ships (copied from
-tests/fixtures/reference/crds, see ATTRIBUTION.md there) and no workload. They let the real helm install
-releases into the real kube-apiserver with the project's real values, and the project's own objects
-(ScaledObjects, PrometheusRules, ServiceMonitors, ClusterPolicy-dependent config) be validated by the real CRDs.
-They prove nothing about the real charts' templates or about values the real charts would reject.
+THE CHARTS ARE THE REAL PINNED ARCHIVES (issue 15): ``pinned_chart_dir`` finds them as tests/support/pinned_charts.py
+does (the inventory's platform_delivery_chart_dir, else INFERENCE_PLATFORM_CHART_DIR, else `helm pull` into the
+cache; none is a failure) and hands them to the platform as platform_delivery_chart_dir, the air-gapped path. The
+real Helm installs them into the real kube-apiserver with the project's real values. No kubelet runs: the operators'
+Deployments and DaemonSets are stored, their pods stay Pending, and no operator reconciles anything.
+
+NO_NODE_VALUES: what this tier adds to the roles' chart values, and why. kube-prometheus-stack's admission webhook
+gets its certificate from two Helm hook Jobs (admission-create pre-install, admission-patch post-install). Helm runs
+hooks and waits for hook Jobs to complete even without --wait; without a node they never start, so the install would
+hang until Helm's timeout and fail. Here the webhook is switched off (prometheusOperator.admissionWebhooks.enabled:
+false), which removes the Jobs, the webhook configurations and the operator's TLS flags. That the delivered values
+render those Jobs is proven by tests/render/test_upstream_charts.py; that they complete needs a real node.
 """
 
 from __future__ import annotations
@@ -17,64 +22,29 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pinned_charts
+import pytest
 import yaml
 from control_plane import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CRD_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "reference" / "crds"
-VERSIONS_FILE = REPO_ROOT / "group_vars" / "all" / "versions.yml"
 VENV_BIN = Path(sys.executable).parent
-
-# chart name -> (versions.yml key of its pinned version, CRD fixture directories the real chart ships)
-STANDIN_CHARTS = {
-    "gpu-operator": ("gpu_operator_chart_version", ["gpu-operator", "node-feature-discovery"]),
-    "keda": ("keda_chart_version", ["keda"]),
-    "kube-prometheus-stack": ("monitoring_kube_prometheus_stack_chart_version", ["prometheus-operator"]),
-}
-STANDIN_NOTE = (
-    "STAND-IN chart built by tests/cluster_api/platform_apply_support.py: the upstream CRDs of this chart and no "
-    "workload. Not the real chart."
-)
+NO_NODE_VALUES = {"monitoring_chart_values_extra": {"prometheusOperator": {"admissionWebhooks": {"enabled": False}}}}
 
 
-def pinned_versions() -> dict:
-    return yaml.safe_load(VERSIONS_FILE.read_text())
-
-
-def build_standin_charts(helm: Path, work_dir: Path) -> Path:
-    """Package one STAND-IN archive per chart into work_dir/charts and return that directory."""
-    versions = pinned_versions()
-    out = work_dir / "charts"
-    out.mkdir(parents=True, exist_ok=True)
-    for chart, (version_key, crd_dirs) in STANDIN_CHARTS.items():
-        version = str(versions[version_key])
-        source = work_dir / "chart-src" / chart
-        (source / "crds").mkdir(parents=True, exist_ok=True)
-        (source / "templates").mkdir(exist_ok=True)
-        (source / "Chart.yaml").write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "v2",
-                    "name": chart,
-                    "version": version,
-                    "appVersion": version,
-                    "description": STANDIN_NOTE,
-                    "annotations": {"inference.platform/stand-in": "true"},
-                }
-            )
-        )
-        for crd_dir in crd_dirs:
-            for crd in sorted((CRD_FIXTURES / crd_dir).glob("*.yaml")):
-                shutil.copy(crd, source / "crds" / crd.name)
-        (source / "templates" / "NOTES.txt").write_text(STANDIN_NOTE + "\n")
-        run_helm(helm, work_dir, ["package", str(source), "--destination", str(out)])
-        assert (out / f"{chart}-{version}.tgz").is_file(), f"helm package did not write {chart}-{version}.tgz"
-    return out
+def pinned_chart_dir(helm: Path, work_dir: Path, inventory: str) -> Path:
+    """A platform_delivery_chart_dir with the real pinned archive of every chart in the component registry."""
+    chart_dir = pinned_charts.inventory_settings(inventory)["chart_dir"]
+    try:
+        found = pinned_charts.archives(pinned_charts.registry_charts(), chart_dir, helm)
+    except pinned_charts.ChartsUnavailable as error:
+        pytest.fail(str(error), pytrace=False)
+    return pinned_charts.archive_dir(found, work_dir / "charts")
 
 
 def helm_env(work_dir: Path) -> dict[str, str]:
@@ -138,6 +108,7 @@ class PlatformRunner:
             "platform_delivery_wait": False,
             "gpu_operator_wait_for_gpus": False,
             "ansible_python_interpreter": sys.executable,
+            **NO_NODE_VALUES,
             **overrides,
         }
         path = self.work_dir / f"extra-vars-{self.runs}.json"

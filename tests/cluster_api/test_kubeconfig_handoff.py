@@ -18,7 +18,7 @@ import uuid
 import pytest
 import yaml
 from control_plane import REPO_ROOT, ControlPlane
-from platform_apply_support import CRD_FIXTURES, VENV_BIN, apply_crds, build_standin_charts, helm_env
+from platform_apply_support import CRD_FIXTURES, NO_NODE_VALUES, VENV_BIN, apply_crds, helm_env, pinned_chart_dir
 
 sys.path.insert(0, str(REPO_ROOT / "collections"))
 from ansible_collections.inference.platform.plugins.filter.platform import handed_over_kubeconfig
@@ -56,7 +56,7 @@ def handoff(clusters, helm_bin_dir, tmp_path_factory):
     home = work / "home"
     (home / ".kube").mkdir(parents=True)
     (home / ".kube" / "config").write_text(clusters["other"].kubeconfig.read_text())
-    charts = build_standin_charts(helm_bin_dir / "helm", work)
+    charts = pinned_chart_dir(helm_bin_dir / "helm", work, "onprem")
     # The onprem inventory runs k3s, whose helm-controller serves helm.cattle.io: install those CRDs as k3s would.
     from kubernetes import config
 
@@ -80,6 +80,7 @@ def handoff(clusters, helm_bin_dir, tmp_path_factory):
         "verify_pods_ready_retries": 1,
         "verify_pods_ready_delay_seconds": 1,
         "verify_report_dir": str(work / "verify"),
+        **NO_NODE_VALUES,
     }
     (work / "extra.json").write_text(json.dumps(extra))
     env = {

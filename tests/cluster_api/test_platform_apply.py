@@ -2,9 +2,13 @@
 
 playbooks/platform.yml runs as an operator runs it (inventories/onprem, platform_delivery=apply, kubeconfig from
 K8S_AUTH_KUBECONFIG) against the control plane of conftest.py, with the real Helm CLI built from its Go module
-(scripts/build-helm.sh) installing STAND-IN chart archives (platform_apply_support.py: the upstream CRDs only) from
-platform_delivery_chart_dir, the air-gapped path. What the real API server accepted and reconciled is asserted;
-no pod runs here (no kubelet, no node), and the tests assert exactly that.
+(scripts/build-helm.sh) installing the real pinned chart archives (GPU Operator with node-feature-discovery, KEDA,
+kube-prometheus-stack; platform_apply_support.pinned_chart_dir) from platform_delivery_chart_dir, the air-gapped
+path, with the roles' values plus NO_NODE_VALUES (kube-prometheus-stack's admission webhook off: its certificate hook
+Jobs would never finish without a node; see platform_apply_support.py). What the real API server accepted and
+stored is asserted: releases, the charts' CRDs, the operators' Deployments, the ClusterPolicy, the platform's own
+custom resources. No pod runs here (no kubelet, no node), so no operator reconciles anything, and the tests assert
+exactly that: every pod of the charts and the models stays Pending.
 
 Order matters: the module's tests share one cluster state (first apply, second apply, check mode, then a real
 change), so they run in file order.
@@ -16,15 +20,13 @@ import base64
 import copy
 import json
 
+import pinned_charts
 import pytest
-import yaml
 from platform_apply_support import (
     CRD_FIXTURES,
-    STANDIN_CHARTS,
     PlatformRunner,
     apply_crds,
-    build_standin_charts,
-    pinned_versions,
+    pinned_chart_dir,
     rendered_helm_values,
     rendered_objects,
     run_helm,
@@ -45,7 +47,7 @@ def runner(control_plane, helm_bin_dir, work_dir, k8s_api) -> PlatformRunner:
     # The onprem inventory runs k3s, whose own helm-controller serves helm.cattle.io (the litellm role writes a
     # HelmChartConfig for k3s's Traefik). This API server is not k3s: install those upstream CRDs as k3s would.
     apply_crds(k8s_api, K3S_CRDS)
-    charts = build_standin_charts(helm_bin_dir / "helm", work_dir)
+    charts = pinned_chart_dir(helm_bin_dir / "helm", work_dir, INVENTORY)
     return PlatformRunner(control_plane.kubeconfig, helm_bin_dir, charts, work_dir, INVENTORY)
 
 
@@ -182,13 +184,15 @@ def test_charts_are_helm_releases_with_the_rendered_values(first_apply, render, 
         run_helm(helm_bin_dir / "helm", work_dir, ["list", "--all-namespaces", "--output", "json"], runner.kubeconfig)
     )
     by_name = {r["name"]: r for r in releases}
-    versions = pinned_versions()
+    versions = {chart: version for chart, version, _ in pinned_charts.registry_charts()}
     assert set(by_name) == set(render["values"]), f"releases {sorted(by_name)} vs rendered {sorted(render['values'])}"
     for release, values in render["values"].items():
         entry = by_name[release]
         assert entry["status"] == "deployed", entry
         chart, _, version = entry["chart"].rpartition("-")
-        assert version == str(versions[STANDIN_CHARTS[chart][0]]), entry
+        assert version == versions[chart], entry
+        archive = runner.chart_dir / f"{chart}-{version}.tgz"
+        assert entry["app_version"] == str(pinned_charts.chart_metadata(archive, chart)["appVersion"]), entry
         stored = json.loads(
             run_helm(
                 helm_bin_dir / "helm",
@@ -205,11 +209,76 @@ def test_chart_crds_are_established_and_validate_the_platform_objects(first_appl
 
     ext = client.ApiextensionsV1Api(k8s_api)
     names = {crd.metadata.name: crd for crd in ext.list_custom_resource_definition().items}
-    for wanted in ("scaledobjects.keda.sh", "prometheusrules.monitoring.coreos.com",
-                   "servicemonitors.monitoring.coreos.com", "clusterpolicies.nvidia.com"):
+    for wanted in ("scaledobjects.keda.sh", "scaledjobs.keda.sh", "prometheusrules.monitoring.coreos.com",
+                   "servicemonitors.monitoring.coreos.com", "prometheuses.monitoring.coreos.com",
+                   "clusterpolicies.nvidia.com", "nvidiadrivers.nvidia.com", "nodefeaturerules.nfd.k8s-sigs.io"):
         assert wanted in names, f"{wanted} not installed by its chart"
         conditions = {c.type: c.status for c in names[wanted].status.conditions or []}
         assert conditions.get("Established") == "True", (wanted, conditions)
+
+
+def _release_workloads(helm, work_dir, runner, release: str, namespace: str) -> list[dict]:
+    """The Deployments, DaemonSets and StatefulSets of a release, as Helm recorded its manifest."""
+    manifest = run_helm(helm, work_dir, ["get", "manifest", release, "--namespace", namespace], runner.kubeconfig)
+    return [d for d in pinned_charts.load_yaml_all(manifest) if d and d["kind"] in WORKLOAD_KINDS]
+
+
+WORKLOAD_KINDS = ("Deployment", "DaemonSet", "StatefulSet")
+
+
+def test_the_operators_are_stored_and_their_pods_stay_pending(first_apply, render, runner, work_dir, helm_bin_dir,
+                                                              k8s_api):
+    """Every workload of the real charts is in the cluster; none has a pod running, since there is no kubelet."""
+    from kubernetes import client
+
+    apps, core = client.AppsV1Api(k8s_api), client.CoreV1Api(k8s_api)
+    charts = {c.chart: c for c in pinned_charts.rendered_charts(work_dir / "render")}
+    stored = {}
+    for chart in charts.values():
+        for workload in _release_workloads(helm_bin_dir / "helm", work_dir, runner, chart.release, chart.namespace):
+            read = {"Deployment": apps.read_namespaced_deployment, "DaemonSet": apps.read_namespaced_daemon_set,
+                    "StatefulSet": apps.read_namespaced_stateful_set}[workload["kind"]]
+            live = read(workload["metadata"]["name"], chart.namespace)
+            stored[(chart.chart, workload["kind"], workload["metadata"]["name"])] = live
+            ready = getattr(live.status, "ready_replicas", None) or getattr(live.status, "number_ready", None)
+            assert not ready, (workload["kind"], workload["metadata"]["name"], live.status)
+    names = {(chart, kind, name) for chart, kind, name in stored}
+    monitoring = charts["kube-prometheus-stack"].release
+    assert {("gpu-operator", "Deployment", "gpu-operator"), ("keda", "Deployment", "keda-operator"),
+            ("keda", "Deployment", "keda-operator-metrics-apiserver"),
+            ("kube-prometheus-stack", "Deployment", f"{monitoring}-operator"),
+            ("kube-prometheus-stack", "Deployment", f"{monitoring}-grafana")} <= names, sorted(names)
+    assert any(kind == "DaemonSet" and "node-feature-discovery" in name for _, kind, name in names), sorted(names)
+    for chart in charts.values():
+        pods = core.list_namespaced_pod(chart.namespace).items
+        assert all(pod.status.phase == "Pending" and not pod.spec.node_name for pod in pods), [
+            (p.metadata.name, p.status.phase, p.spec.node_name) for p in pods
+        ]
+
+
+def test_the_cluster_policy_is_stored_with_the_rendered_values(first_apply, render, k8s_api):
+    """The GPU Operator chart's ClusterPolicy, accepted by its CRD; no operator runs to act on it."""
+    from kubernetes import client
+
+    policy = client.CustomObjectsApi(k8s_api).get_cluster_custom_object("nvidia.com", "v1", "clusterpolicies",
+                                                                         "cluster-policy")
+    values = render["values"]["gpu-operator"]
+    assert policy["spec"]["driver"]["enabled"] is values["driver"]["enabled"]
+    env = {e["name"]: e["value"] for e in policy["spec"]["toolkit"].get("env", [])}
+    assert env == {e["name"]: e["value"] for e in values["toolkit"].get("env", [])}
+    assert "status" not in policy or not policy["status"].get("state"), "no operator runs here to set a state"
+
+
+def test_kube_prometheus_stack_runs_without_its_admission_webhook_here(first_apply, k8s_api):
+    """NO_NODE_VALUES: the webhook and its hook Jobs are off in this tier (platform_apply_support.py says why)."""
+    from kubernetes import client
+
+    hooks = [j.metadata.name for j in client.BatchV1Api(k8s_api).list_job_for_all_namespaces().items
+             if "admission" in j.metadata.name]
+    webhooks = [w.metadata.name for w in
+                client.AdmissionregistrationV1Api(k8s_api).list_validating_webhook_configuration().items]
+    assert hooks == [], hooks
+    assert not [name for name in webhooks if "admission" in name and "keda" not in name], webhooks
 
 
 def test_secrets_are_generated_once_and_never_printed(first_apply, inventory_vars, k8s_api):
@@ -476,8 +545,3 @@ def test_verify_cluster_checks_judge_what_the_api_server_reports(
     assert "gpu_capacity" in failure and "pods_ready" in failure, failure
 
 
-def test_the_stand_in_charts_are_labelled_as_such(work_dir):
-    for chart_yaml in (work_dir / "chart-src").glob("*/Chart.yaml"):
-        meta = yaml.safe_load(chart_yaml.read_text())
-        assert meta["annotations"]["inference.platform/stand-in"] == "true"
-        assert "STAND-IN" in meta["description"]

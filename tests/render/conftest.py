@@ -5,6 +5,7 @@ Fixtures:
 ``rerun``          Render of a second run of the onprem inventory into the same directory.
 ``removed``        Render of the hetzner inventory with one model removed, run over a copy of its output.
 ``bad_model_run``  CompletedProcess of a render with an invalid model entry (must fail at the door).
+``host_driver``    Render of the lab inventory with nvidia_driver_strategy: host (no example inventory uses it).
 
 Everything the tests read comes from the project's own clone (tests/fixtures/reference).
 """
@@ -64,6 +65,10 @@ def second_round(renders, render_root) -> dict[str, subprocess.CompletedProcess]
         "rerun": (_command("onprem", render_root / "onprem", []), render_root / "onprem"),
         "removed": (_command("hetzner", removed_dir, ["-e", f"@{removal_vars}"]), removed_dir),
         "bad": (_command("lab", render_root / "bad", ["-e", f"@{bad_vars}"]), render_root / "bad"),
+        "host_driver": (
+            _command("lab", render_root / "host-driver", ["-e", "nvidia_driver_strategy=host"]),
+            render_root / "host-driver",
+        ),
     }
     results = _run_parallel(jobs)
     results["removed_dir"] = removed_dir
@@ -83,6 +88,11 @@ def removed(second_round) -> Render:
 @pytest.fixture(scope="session")
 def bad_model_run(second_round) -> subprocess.CompletedProcess:
     return second_round["bad"]
+
+
+@pytest.fixture(scope="session")
+def host_driver(second_round, render_root) -> Render:
+    return load_render("lab", render_root / "host-driver", second_round["host_driver"])
 
 
 @pytest.fixture(scope="session")

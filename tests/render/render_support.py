@@ -5,10 +5,12 @@ A module of its own name so test files import it unambiguously (every test direc
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import subprocess
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -21,6 +23,21 @@ ROLES = tuple(
     entry["name"]
     for entry in yaml.safe_load((ROOT / "group_vars" / "all" / "platform.yml").read_text())["platform_components"]
 )
+# Custom resources: kind -> (CRD file, apiVersion) under tests/fixtures/reference/crds.
+CRDS = {
+    "ScaledObject": ("keda/keda.sh_scaledobjects.yaml", "keda.sh/v1alpha1"),
+    "ServiceMonitor": ("prometheus-operator/monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com/v1"),
+    "PrometheusRule": ("prometheus-operator/monitoring.coreos.com_prometheusrules.yaml", "monitoring.coreos.com/v1"),
+    "HelmChart": ("k3s-helm-controller/helm.cattle.io_helmcharts.yaml", "helm.cattle.io/v1"),
+    "HelmChartConfig": ("k3s-helm-controller/helm.cattle.io_helmchartconfigs.yaml", "helm.cattle.io/v1"),
+    "Application": ("argo-cd/application-crd.v3.5.1.yaml", "argoproj.io/v1alpha1"),
+    "ClusterPolicy": ("gpu-operator/nvidia.com_clusterpolicies.yaml", "nvidia.com/v1"),
+}
+# Documented free-form maps in the charts' values (their defaults are {} or examples, any key is valid):
+# paths below which the key check (unknown_keys) stops.
+FREE_FORM = {
+    "prometheus.prometheusSpec.storageSpec",  # Prometheus Operator StorageSpec (volumeClaimTemplate, emptyDir)
+}
 ARGOCD = {
     "enabled": True,
     "repo_url": "https://git.example.internal/platform/gitops.git",
@@ -121,3 +138,73 @@ def distribution(inventory: str) -> str:
         if value:
             return value
     return yaml.safe_load((ROOT / "group_vars" / "all" / "main.yml").read_text())["cluster_distribution"]
+
+
+def clean(obj: dict) -> dict:
+    return {key: value for key, value in obj.items() if key != "__file__"}
+
+
+def go_patterns(node):
+    """CRDs carry Go regexps; Python accepts an inline flag such as (?i) only at the start."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str) and "(?i)" in value[1:]:
+                node[key] = "(?i)" + value.replace("(?i)", "")
+            else:
+                go_patterns(value)
+    elif isinstance(node, list):
+        for item in node:
+            go_patterns(item)
+    return node
+
+
+def served_schema(crd: dict, api_version: str) -> dict | None:
+    """The openAPIV3Schema a CustomResourceDefinition serves for api_version (group/version), Go regexps made
+    Python's; None when it does not serve that version."""
+    group = crd["spec"]["group"]
+    for version in crd["spec"]["versions"]:
+        if f"{group}/{version['name']}" == api_version:
+            return go_patterns(copy.deepcopy(version["schema"]["openAPIV3Schema"]))
+    return None
+
+
+@cache
+def crd_schema(kind: str) -> dict:
+    path, api_version = CRDS[kind]
+    schema = served_schema(yaml.safe_load((REFERENCE / "crds" / path).read_text()), api_version)
+    if schema is None:
+        raise AssertionError(f"{api_version} not served by {path}")
+    return schema
+
+
+def all_images(value) -> list[str]:
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "image" and isinstance(item, str):
+                found.append(item)
+            else:
+                found.extend(all_images(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(all_images(item))
+    return found
+
+
+def unknown_keys(values, defaults, path="") -> list[str]:
+    """Keys of `values` that the chart's default values do not have (recursively, maps only)."""
+    if path in FREE_FORM or not isinstance(values, dict):
+        return []
+    if not isinstance(defaults, dict):
+        return [f"{path} (the chart's default is {type(defaults).__name__}, not a map)"]
+    problems = []
+    for key, value in values.items():
+        child = f"{path}.{key}" if path else key
+        if key not in defaults:
+            problems.append(child)
+        elif isinstance(value, dict):
+            if not defaults[key] and child not in FREE_FORM:
+                problems.append(f"{child} (an empty map in the chart: add it to FREE_FORM if documented free-form)")
+            else:
+                problems.extend(unknown_keys(value, defaults[key], child))
+    return problems

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from functools import cache
@@ -12,29 +11,19 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from render_support import INVENTORIES, REFERENCE, ROLES, ROOT, distribution, model_entries
+from render_support import (
+    CRDS,
+    INVENTORIES,
+    REFERENCE,
+    ROLES,
+    ROOT,
+    all_images,
+    clean,
+    crd_schema,
+    distribution,
+    model_entries,
+)
 
-# Custom resources: kind -> (CRD file, apiVersion) under tests/fixtures/reference/crds.
-CRDS = {
-    "ScaledObject": ("keda/keda.sh_scaledobjects.yaml", "keda.sh/v1alpha1"),
-    "ServiceMonitor": ("prometheus-operator/monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com/v1"),
-    "PrometheusRule": ("prometheus-operator/monitoring.coreos.com_prometheusrules.yaml", "monitoring.coreos.com/v1"),
-    "HelmChart": ("k3s-helm-controller/helm.cattle.io_helmcharts.yaml", "helm.cattle.io/v1"),
-    "HelmChartConfig": ("k3s-helm-controller/helm.cattle.io_helmchartconfigs.yaml", "helm.cattle.io/v1"),
-    "Application": ("argo-cd/application-crd.v3.5.1.yaml", "argoproj.io/v1alpha1"),
-    "ClusterPolicy": ("gpu-operator/nvidia.com_clusterpolicies.yaml", "nvidia.com/v1"),
-}
-# Chart default values: component/release -> values file.
-CHART_DEFAULTS = {
-    "gpu_operator/gpu-operator": "gpu-operator/values.yaml",
-    "keda/keda": "keda/values.yaml",
-    "monitoring/kube-prometheus-stack": "kube-prometheus-stack/values.yaml",
-}
-# Documented free-form maps in those charts (their defaults are {} or examples, any key is valid):
-# paths below which the key check stops.
-FREE_FORM = {
-    "prometheus.prometheusSpec.storageSpec",  # Prometheus Operator StorageSpec (volumeClaimTemplate, emptyDir)
-}
 INFERENCE_NAMESPACES = {"inference", "inference-gateway"}
 GPU = "nvidia.com/gpu"
 
@@ -43,68 +32,6 @@ def pod_spec(obj: dict) -> dict | None:
     if obj["kind"] in {"Deployment", "StatefulSet", "DaemonSet", "Job"}:
         return obj["spec"]["template"]["spec"]
     return None
-
-
-def clean(obj: dict) -> dict:
-    return {key: value for key, value in obj.items() if key != "__file__"}
-
-
-def go_patterns(node):
-    """CRDs carry Go regexps; Python accepts an inline flag such as (?i) only at the start."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "pattern" and isinstance(value, str) and "(?i)" in value[1:]:
-                node[key] = "(?i)" + value.replace("(?i)", "")
-            else:
-                go_patterns(value)
-    elif isinstance(node, list):
-        for item in node:
-            go_patterns(item)
-    return node
-
-
-@cache
-def crd_schema(kind: str) -> dict:
-    path, api_version = CRDS[kind]
-    crd = yaml.safe_load((REFERENCE / "crds" / path).read_text())
-    group = crd["spec"]["group"]
-    for version in crd["spec"]["versions"]:
-        if f"{group}/{version['name']}" == api_version:
-            return go_patterns(version["schema"]["openAPIV3Schema"])
-    raise AssertionError(f"{api_version} not served by {path}")
-
-
-def all_images(value) -> list[str]:
-    found = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key == "image" and isinstance(item, str):
-                found.append(item)
-            else:
-                found.extend(all_images(item))
-    elif isinstance(value, list):
-        for item in value:
-            found.extend(all_images(item))
-    return found
-
-
-def unknown_keys(values, defaults, path="") -> list[str]:
-    """Keys of `values` that the chart's default values do not have (recursively, maps only)."""
-    if path in FREE_FORM or not isinstance(values, dict):
-        return []
-    if not isinstance(defaults, dict):
-        return [f"{path} (the chart's default is {type(defaults).__name__}, not a map)"]
-    problems = []
-    for key, value in values.items():
-        child = f"{path}.{key}" if path else key
-        if key not in defaults:
-            problems.append(child)
-        elif isinstance(value, dict):
-            if not defaults[key] and child not in FREE_FORM:
-                problems.append(f"{child} (an empty map in the chart: add it to FREE_FORM if documented free-form)")
-            else:
-                problems.extend(unknown_keys(value, defaults[key], child))
-    return problems
 
 
 @pytest.fixture(scope="module", params=INVENTORIES)
@@ -212,58 +139,6 @@ def test_crd_validation_catches_mistakes():
     }
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(monitor, crd_schema("ServiceMonitor"))
-
-
-def test_gpu_operator_values_fit_the_clusterpolicy(render):
-    """The chart copies these value sections into the ClusterPolicy spec; check them against its CRD."""
-    values = render.values["gpu_operator/gpu-operator"]
-    spec = {}
-    for section in ("driver", "toolkit", "devicePlugin", "dcgmExporter", "migManager", "mig"):
-        if section in values:
-            part = copy.deepcopy(values[section])
-            if isinstance(part.get("config"), dict):
-                part["config"] = {k: v for k, v in part["config"].items() if k in {"name", "default"}}
-            spec[section] = part
-    spec.setdefault("daemonsets", {})
-    spec.setdefault("operator", {})
-    policy = {
-        "apiVersion": "nvidia.com/v1",
-        "kind": "ClusterPolicy",
-        "metadata": {"name": "cluster-policy"},
-        "spec": spec,
-    }
-    schema = copy.deepcopy(crd_schema("ClusterPolicy"))
-    schema["properties"]["spec"].pop("required", None)
-    jsonschema.validate(policy, schema)
-
-
-def test_gpu_operator_values_follow_driver_strategy_and_distribution(render):
-    values = render.values["gpu_operator/gpu-operator"]
-    assert values["driver"]["enabled"] is True  # every example leaves nvidia_driver_strategy: operator
-    assert values["nfd"]["enabled"] is True
-    env = {item["name"]: item["value"] for item in values["toolkit"].get("env", [])}
-    if distribution(render.inventory) == "k3s":
-        assert env["CONTAINERD_SOCKET"] == "/run/k3s/containerd/containerd.sock"
-        assert env["CONTAINERD_CONFIG"].startswith("/var/lib/rancher/k3s/agent/etc/containerd/")
-    else:  # kubeadm: the toolkit's defaults are containerd's own paths (/etc/containerd, /run/containerd)
-        assert "CONTAINERD_SOCKET" not in env and "CONTAINERD_CONFIG" not in env
-
-
-# --- Helm values ---------------------------------------------------------------------------------
-
-
-def test_helm_values_use_only_keys_the_charts_know(render):
-    assert set(render.values) == set(CHART_DEFAULTS)
-    for name, values in render.values.items():
-        defaults = yaml.safe_load((REFERENCE / "values" / CHART_DEFAULTS[name]).read_text())
-        assert unknown_keys(values, defaults) == [], f"{name}: keys the chart does not have"
-
-
-def test_key_check_catches_a_misspelled_key():
-    defaults = yaml.safe_load((REFERENCE / "values/gpu-operator/values.yaml").read_text())
-    assert unknown_keys({"toolkit": {"enabled": True}}, defaults) == []
-    assert unknown_keys({"toolkit": {"enviroment": []}}, defaults) == ["toolkit.enviroment"]
-    assert unknown_keys({"drivers": {"enabled": False}}, defaults) == ["drivers"]
 
 
 # --- policy --------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import yaml
+from ansible_collections.inference.platform.plugins.plugin_utils._chart_source import ChartSourceError, chart_source
 
 # Metadata the API server maintains: never part of what the platform wants, so never a change.
 VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid", "selfLink",
@@ -365,21 +366,12 @@ class Helm:
             json.dump(wanted_values, handle)
             values_file = handle.name
         try:
-            if self.chart_dir:
-                source = [os.path.join(self.chart_dir, "%s.tgz" % wanted_chart)]
-                if not os.path.isfile(source[0]):
-                    pull = ("%s/%s" % (chart["repo"].rstrip("/"), chart["chart"]) if chart["repo"].startswith("oci://")
-                            else "--repo %s %s" % (chart["repo"], chart["chart"]))
-                    raise ApplyError(
-                        "platform_delivery_chart_dir is set, so charts are installed from local archives, but %s is "
-                        "missing. Next: copy the archive there (on a machine with access: helm pull %s --version %s), "
-                        "or set platform_delivery_chart_dir to '' to use the repository"
-                        % (source[0], pull, chart["version"]))
-            elif chart["repo"].startswith("oci://"):
-                source = [chart["repo"].rstrip("/") + "/" + chart["chart"], "--version", chart["version"]]
-            else:
-                source = [chart["chart"], "--repo", chart["repo"], "--version", chart["version"]]
-            args = ["upgrade", "--install", chart["release"], *source,
+            try:
+                # platform_delivery_chart_dir, else the repository: the environment is never read here.
+                source = chart_source(chart["chart"], chart["version"], chart["repo"], chart_dir=self.chart_dir)
+            except ChartSourceError as exc:
+                raise ApplyError(str(exc)) from exc
+            args = ["upgrade", "--install", chart["release"], *source.helm_args,
                     "--namespace", chart["namespace"], "--create-namespace", "--values", values_file, "--reset-values"]
             if wait:
                 args += ["--wait", "--timeout", "%ss" % timeout]
