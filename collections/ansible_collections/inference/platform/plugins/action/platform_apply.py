@@ -15,34 +15,9 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+from ansible_collections.inference.platform.plugins.modules.platform_apply import ARGUMENT_SPEC
 from ansible_collections.inference.platform.plugins.plugin_utils._k8s_apply import ApplyError, Cluster, Helm, key_of
 
-# Kept equal to plugins/modules/platform_apply.py (tests/unit/plugins/test_platform_apply.py checks it).
-ARGUMENT_SPEC = {
-    "phase": {"type": "str", "required": True, "choices": ["prepare", "objects", "all"]},
-    "components": {
-        "type": "list",
-        "elements": "dict",
-        "required": True,
-        "options": {
-            "name": {"type": "str", "required": True},
-            "namespace": {"type": "str"},
-            "after_apply": {"type": "str", "default": ""},
-            "objects": {"type": "list", "elements": "dict", "default": []},
-            "charts": {"type": "list", "elements": "dict", "default": []},
-            "secrets": {"type": "list", "elements": "dict", "default": [], "no_log": False},
-            "prune_kinds": {"type": "list", "elements": "dict", "default": []},
-            "wait_seconds": {"type": "int", "default": 900},
-        },
-    },
-    "kubeconfig": {"type": "path", "required": True},
-    "context": {"type": "str"},
-    "labels": {"type": "dict", "required": True},
-    "wait": {"type": "bool", "default": True},
-    "chart_dir": {"type": "str", "default": ""},
-    "helm": {"type": "str", "default": "helm"},
-    "field_manager": {"type": "str", "default": "inference-platform"},
-}
 FIRST_KINDS = ("Namespace", "ConfigMap")
 # The labels that identify the platform's objects of one cluster; with inference.platform/component, the prune's.
 PRUNE_LABELS = ("app.kubernetes.io/part-of", "inference.platform/cluster")

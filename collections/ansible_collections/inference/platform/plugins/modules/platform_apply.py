@@ -167,7 +167,7 @@ components:
 
 from ansible.module_utils.basic import AnsibleModule
 
-# Kept equal to plugins/action/platform_apply.py (tests/unit/plugins/test_platform_apply.py checks it).
+# The one argument spec of platform_apply: the action plugin (plugins/action/platform_apply.py) validates with it.
 ARGUMENT_SPEC = {
     "phase": {"type": "str", "required": True, "choices": ["prepare", "objects", "all"]},
     "components": {
