@@ -56,8 +56,9 @@ def second_round(renders, render_root) -> dict[str, subprocess.CompletedProcess]
     removed_dir = render_root / "hetzner-removed"
     shutil.copytree(render_root / "hetzner", removed_dir)
 
-    lab_models = yaml.safe_load((ROOT / "inventories/lab/group_vars/all/60_models.yml").read_text())
-    bad = [{**lab_models["inference_models"][0], "gpus": 3, "tensor_parallel": 2}]
+    # A vLLM entry (onprem's first) whose GPUs tensor parallelism cannot divide, rendered with the lab inventory.
+    vllm_models = yaml.safe_load((ROOT / "inventories/onprem/group_vars/all/60_models.yml").read_text())
+    bad = [{**vllm_models["inference_models"][0], "gpus": 3, "tensor_parallel": 2}]
     bad_vars = render_root / "bad.json"
     bad_vars.write_text(json.dumps({"inference_models": bad}))
 

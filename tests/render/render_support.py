@@ -131,13 +131,23 @@ def model_entries(inventory: str) -> list[dict]:
     return yaml.safe_load(path.read_text())["inference_models"]
 
 
+def inventory_value(inventory: str, name: str, default_file: str = "main.yml"):
+    """A variable as the inventory sets it (its group_vars/all), else the project default in group_vars/all."""
+    for path in sorted((ROOT / "inventories" / inventory / "group_vars" / "all").glob("[1-9]*.yml")):
+        data = yaml.safe_load(path.read_text()) or {}
+        if name in data:
+            return data[name]
+    return yaml.safe_load((ROOT / "group_vars" / "all" / default_file).read_text())[name]
+
+
 def distribution(inventory: str) -> str:
     """cluster_distribution as the inventory sets it (its group_vars/all), else the project default."""
-    for path in sorted((ROOT / "inventories" / inventory / "group_vars" / "all").glob("[1-9]*.yml")):
-        value = (yaml.safe_load(path.read_text()) or {}).get("cluster_distribution")
-        if value:
-            return value
-    return yaml.safe_load((ROOT / "group_vars" / "all" / "main.yml").read_text())["cluster_distribution"]
+    return inventory_value(inventory, "cluster_distribution")
+
+
+def skipped_components(inventory: str) -> dict:
+    """platform_skip_components as the inventory sets it: the components its cluster does not run."""
+    return inventory_value(inventory, "platform_skip_components", "platform.yml") or {}
 
 
 def clean(obj: dict) -> dict:

@@ -59,14 +59,16 @@ def test_probes_mean_different_things(render):
                 handler = {k: v for k, v in ready.items() if k in ("httpGet", "exec", "tcpSocket", "grpc")}
                 other = {k: v for k, v in live.items() if k in ("httpGet", "exec", "tcpSocket", "grpc")}
                 assert handler != other, f"{name} ({container['name']}): readiness and liveness are the same check"
-    vllm = [
-        spec
+    # The model servers of every engine: ready = the model answers a models request, live = the process answers.
+    servers = [
+        container
         for name, spec in _pod_specs(render)
-        if name.startswith("Deployment/") and any(c["name"] == "vllm" for c in spec["containers"])
+        if name.startswith("Deployment/")
+        for container in spec["containers"]
+        if container["name"] in ("vllm", "llamacpp")
     ]
-    assert vllm
-    for spec in vllm:
-        (server,) = [c for c in spec["containers"] if c["name"] == "vllm"]
+    assert servers
+    for server in servers:
         assert server["readinessProbe"]["httpGet"]["path"] == "/v1/models"
         assert server["livenessProbe"]["httpGet"]["path"] == "/health"
 

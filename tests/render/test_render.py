@@ -22,6 +22,7 @@ from render_support import (
     crd_schema,
     distribution,
     model_entries,
+    skipped_components,
 )
 
 INFERENCE_NAMESPACES = {"inference", "inference-gateway"}
@@ -225,7 +226,18 @@ def test_vllm_is_reachable_only_from_litellm_and_prometheus(render):
         gateway_ns,
         prometheus_ns,
     }
-    assert allowing[0]["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "vllm"}
+    # It selects the model servers of every engine (and not the preload Jobs' pods, which nobody calls).
+    selector = allowing[0]["spec"]["podSelector"]
+    assert list(selector) == ["matchExpressions"]
+    (expression,) = selector["matchExpressions"]
+    assert (expression["key"], expression["operator"]) == ("app.kubernetes.io/name", "In")
+    servers = {
+        o["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+        for o in render.objects
+        if o["kind"] == "Deployment" and o["metadata"]["namespace"] == "inference"
+    }
+    assert servers and servers <= set(expression["values"])
+    assert "vllm-preload" not in expression["values"]
     for service in (o for o in render.objects if o["kind"] == "Service"):
         assert service["spec"]["type"] == "ClusterIP", (
             f"Service {service['metadata']['name']} is exposed outside the cluster"
@@ -280,10 +292,12 @@ def test_each_model_has_its_objects_and_route(render):
     routes = {r["model_name"]: r["litellm_params"] for r in yaml.safe_load(config["data"]["config.yaml"])["model_list"]}
     models = model_entries(render.inventory)
     assert set(routes) == {m["name"] for m in models}
+    monitored = "monitoring" not in skipped_components(render.inventory)
     for model in models:
         name = model["name"]
-        for kind in ("Deployment", "Service", "PodDisruptionBudget", "ServiceMonitor"):
+        for kind in ("Deployment", "Service", "PodDisruptionBudget") + (("ServiceMonitor",) if monitored else ()):
             assert name in by_kind[kind], f"{name}: no {kind}"
+        assert ("ServiceMonitor" in by_kind and name in by_kind["ServiceMonitor"]) == monitored
         assert f"{name}-model-cache" in by_kind["PersistentVolumeClaim"]
         assert any(job.startswith(f"{name}-preload-") for job in by_kind["Job"])
         assert routes[name]["api_base"] == f"http://{name}.inference.svc.cluster.local:8000/v1"
@@ -291,11 +305,25 @@ def test_each_model_has_its_objects_and_route(render):
         deployment = next(o for o in render.objects if o["kind"] == "Deployment" and o["metadata"]["name"] == name)
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         args = container["args"]
-        assert args[args.index("--served-model-name") + 1] == name
-        assert args[args.index("--tensor-parallel-size") + 1] == str(model["tensor_parallel"])
-        assert args[args.index("--max-model-len") + 1] == str(model["max_model_len"])
-        assert "--enable-prefix-caching" in args and "--enable-chunked-prefill" in args
-        assert container["resources"]["limits"][GPU] == model["gpus"]
+        if model.get("engine", "vllm") == "vllm":
+            assert routes[name]["model"] == f"hosted_vllm/{name}"
+            assert args[args.index("--served-model-name") + 1] == name
+            assert args[args.index("--tensor-parallel-size") + 1] == str(model["tensor_parallel"])
+            assert args[args.index("--max-model-len") + 1] == str(model["max_model_len"])
+            assert "--enable-prefix-caching" in args and "--enable-chunked-prefill" in args
+        else:
+            assert model["engine"] == "llamacpp"
+            assert routes[name]["model"] == f"openai/{name}"
+            assert container["command"] == ["/app/llama-server"]
+            assert args[args.index("--alias") + 1] == name
+            assert args[args.index("--model") + 1].endswith("/" + model["gguf_file"])
+            slots = int(args[args.index("--parallel") + 1])
+            assert args[args.index("--ctx-size") + 1] == str(model["max_model_len"] * slots)
+            assert "--metrics" in args
+        if model["gpus"]:
+            assert container["resources"]["limits"][GPU] == model["gpus"]
+        else:
+            assert GPU not in container["resources"]["limits"]
         autoscaled = model["replicas"]["min"] != model["replicas"]["max"] or model["autoscale"]["scale_to_zero"]
         assert (name in by_kind.get("ScaledObject", set())) == autoscaled
         assert ("replicas" in deployment["spec"]) != autoscaled, (

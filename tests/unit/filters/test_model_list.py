@@ -168,13 +168,13 @@ BAD_MODELS = {
     ),
     "typo key": (
         model(tensor_paralel=2),
-        f"{W}: unknown keys tensor_paralel (a typo?); a model entry takes name, hf_id, revision, gpus, "
-        "tensor_parallel, max_model_len, gpu_memory_utilization, replicas, autoscale, quantization, extra_args, "
-        "cache_size, hf_token_required, size.",
+        f"{W}: unknown key tensor_paralel (a typo?); a vLLM model entry takes name, hf_id, revision, gpus, "
+        "tensor_parallel, max_model_len, gpu_memory_utilization, replicas, autoscale, engine, quantization, "
+        "extra_args, cache_size, hf_token_required, size.",
     ),
     "missing key": (
         model(max_model_len=KeyError),
-        f"{W}: missing max_model_len; every model entry needs name, hf_id, revision, gpus, tensor_parallel, "
+        f"{W}: missing max_model_len; a vLLM model entry needs name, hf_id, revision, gpus, tensor_parallel, "
         "max_model_len, gpu_memory_utilization, replicas, autoscale.",
     ),
     "extra_args not strings": (
@@ -345,7 +345,10 @@ def test_resources_refuse_a_malformed_list():
 
 
 def test_the_filters_are_registered_under_their_names():
-    assert set(FilterModule().filters()) == {"model_list_errors", "model_list_resources", "model_memory_problems"}
+    assert set(FilterModule().filters()) == {
+        "model_list_errors", "model_list_resources", "model_memory_problems", "model_engines", "model_server",
+        "engine_queries",
+    }
 
 
 def test_ansible_finds_the_filter_by_its_collection_name(tmp_path):

@@ -19,6 +19,7 @@ from ansible_collections.inference.platform.plugins.filter.platform import (
     platform_build,
     platform_charts,
     platform_component,
+    platform_enabled,
     platform_namespace_list,
     platform_objects,
     platform_problems,
@@ -45,7 +46,7 @@ def test_the_filters_are_registered():
     assert set(FilterModule().filters()) == {
         "platform_component", "platform_problems", "platform_objects", "platform_charts", "platform_build",
         "platform_releases", "platform_namespace_list", "handed_over_kubeconfig", "playbook_argument_spec",
-        "image_reference",
+        "image_reference", "platform_enabled",
     }
 
 
@@ -265,3 +266,40 @@ def test_the_image_reference_carries_the_digest_beside_the_tag():
         image_reference("img:1.0", "sha256:short")
     with pytest.raises(AnsibleFilterError, match="keep one of them"):
         image_reference("img:1.0@sha256:" + "1" * 64, digest)
+
+
+def test_skipped_components_leave_the_registry_in_order():
+    kept = platform_enabled(RENDERED, {"gpu_operator": "no GPU here", "monitoring": "no image"})
+    assert [entry["name"] for entry in kept] == ["vllm", "keda", "litellm"]
+    assert platform_enabled(RENDERED, {}) == RENDERED
+    assert platform_enabled(RENDERED, None) == RENDERED
+
+
+FIXED = {"name": "m", "replicas": {"min": 1, "max": 1}, "autoscale": {"scale_to_zero": False}}
+SCALED = {"name": "s", "replicas": {"min": 1, "max": 2}, "autoscale": {"scale_to_zero": False}}
+WHERE = "platform_skip_components (the inventory's group_vars/all)"
+
+
+@pytest.mark.parametrize(
+    ("skip", "models", "expected"),
+    [
+        ({"gpu_operator": "no GPU here", "monitoring": "no image"}, [FIXED], []),
+        ({"keda": "no image"}, [FIXED], []),
+        ({"keda": "no image"}, [FIXED, SCALED],
+         [f"{WHERE} skips keda, but s scale between replicas.min and replicas.max (or to zero), which only KEDA does: "
+          "without it they would run one replica. Write replicas: {min: N, max: N} and scale_to_zero: false for them, "
+          "or deliver keda."]),
+        ({"gpu_operater": "typo"}, [],
+         [f"{WHERE} names 'gpu_operater', which is not a platform component (platform_components lists: monitoring, "
+          "gpu_operator, vllm, keda, litellm); write one of those."]),
+        ({"monitoring": ""}, [], [f"{WHERE}: 'monitoring' has no reason; write why it does not run on this cluster "
+                                  "(the site report prints it)."]),
+        ({"litellm": "x"}, [], [f"{WHERE} skips litellm, which serves the models (the platform exists for it); "
+                                "deliver it, or skip the platform stage (site_skip_stages) instead."]),
+        (["monitoring"], [], [f"{WHERE} is ['monitoring']; write a mapping of component name to the reason it does "
+                              "not run on this cluster, or {}."]),
+    ],
+    ids=["fine", "keda with fixed replicas", "keda with a scaling model", "unknown", "no reason", "litellm", "list"],
+)
+def test_skipped_components_are_checked(skip, models, expected):
+    assert platform_problems(RENDERED, NAMESPACES, SHARED["platform_ports"], skip=skip, models=models) == expected

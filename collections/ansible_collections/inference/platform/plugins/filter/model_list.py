@@ -23,28 +23,19 @@ HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(Ki|Mi|Gi|Ti|K|M|G|T)?$")
 DURATION = re.compile(r"^[0-9]+[smhd]$")
 
-# The keys of a model entry (docs/architecture.md, "The model list"), and which may be left out.
-MODEL_REQUIRED_KEYS = (
-    "name",
-    "hf_id",
-    "revision",
-    "gpus",
-    "tensor_parallel",
-    "max_model_len",
-    "gpu_memory_utilization",
-    "replicas",
-    "autoscale",
-)
-# cache_size: size of the model's cache volume (roles/vllm); hf_token_required: the weights are gated
-# on Hugging Face, so the platform needs a token (roles/validate_inventory checks it is set).
-# size: what the memory-fit check reads (parameters, weights dtype, the attention shape for the KV cache).
-MODEL_OPTIONAL_KEYS = ("quantization", "extra_args", "cache_size", "hf_token_required", "size")
+# The keys of a model entry (docs/architecture.md, "The model list") every engine takes, and which may be left out.
+MODEL_REQUIRED_KEYS = ("name", "hf_id", "revision", "gpus", "max_model_len", "replicas", "autoscale")
+# engine: which server runs the model (ENGINES); cache_size: size of the model's cache volume (roles/vllm);
+# hf_token_required: the weights are gated on Hugging Face, so the platform needs a token (roles/validate_inventory).
+MODEL_OPTIONAL_KEYS = ("engine", "extra_args", "cache_size", "hf_token_required")
+DEFAULT_ENGINE = "vllm"
 # Longest model name: roles/vllm derives object names from it (<name>-preload-<hash>, ...) within 63 characters.
 MODEL_NAME_MAX = 40
 # Largest gpu_memory_utilization accepted: vLLM needs some GPU memory outside its own budget (CUDA context).
 MAX_GPU_MEMORY_UTILIZATION = 0.98
-# Flags the platform sets from the model entry: extra_args may not repeat them (flag -> what to write instead).
-MANAGED_FLAGS = {
+# Flags the platform sets from the model entry, per engine: extra_args may not repeat them (flag -> what to write
+# instead).
+VLLM_MANAGED_FLAGS = {
     "--model": "hf_id",
     "--revision": "revision",
     "--served-model-name": "name",
@@ -56,6 +47,85 @@ MANAGED_FLAGS = {
     "--quantization": "quantization",
     "--download-dir": "nothing (the model cache volume is mounted for it)",
 }
+LLAMACPP_MANAGED_FLAGS = {
+    "--model": "hf_id and gguf_file",
+    "-m": "hf_id and gguf_file",
+    "--hf-repo": "hf_id (the preload Job fetches the file into the model cache)",
+    "-hf": "hf_id (the preload Job fetches the file into the model cache)",
+    "--hf-file": "gguf_file",
+    "-hff": "gguf_file",
+    "--alias": "name",
+    "-a": "name",
+    "--host": "nothing (the platform sets it)",
+    "--port": "nothing (the platform sets it)",
+    "--ctx-size": "max_model_len (each slot gets max_model_len tokens; slots are vllm_llamacpp_slots)",
+    "-c": "max_model_len (each slot gets max_model_len tokens; slots are vllm_llamacpp_slots)",
+    "--parallel": "nothing (vllm_llamacpp_slots sets it for every llama.cpp model)",
+    "-np": "nothing (vllm_llamacpp_slots sets it for every llama.cpp model)",
+    "--n-gpu-layers": "gpus (0 runs on CPU; >= 1 offloads every layer)",
+    "-ngl": "gpus (0 runs on CPU; >= 1 offloads every layer)",
+    "--metrics": "nothing (the platform always exposes /metrics: KEDA and the alerts read it)",
+}
+# The inference engines a model entry may name (engine:), each in this one place: the model-entry keys that apply
+# to it, its GPUs, the flags the platform manages, how it is probed, the metrics that mean "requests waiting" and
+# "running" (KEDA's query, the alert rules, the dashboards read them from here) and LiteLLM's provider route.
+# A third engine is one more entry (plus its image in group_vars/all/versions.yml and its args in engine_server).
+#   label           app.kubernetes.io/name of its pods (the Deployment's selector: never change it for an engine)
+#   required/optional  model-entry keys only this engine takes (besides MODEL_REQUIRED/OPTIONAL_KEYS)
+#   min_gpus        fewest GPUs a replica may ask for (0: it can run on CPU)
+#   probes          HTTP paths: startup (loading), ready (the model answers a models request), live (the process)
+#   metrics         Prometheus names: waiting, running (gauges), generation_tokens, prompt_tokens (counters) and
+#                   the label that tells models apart (vLLM: model_name; llama.cpp has none: the scraped Service's)
+#   litellm         provider prefix of the gateway's route and extra litellm_params
+#   shm             needs a large in-memory /dev/shm (NCCL, tensor-parallel workers)
+ENGINES = {
+    "vllm": {
+        "title": "vLLM",
+        "label": "vllm",
+        "required": ("tensor_parallel", "gpu_memory_utilization"),
+        "optional": ("quantization", "size"),
+        "min_gpus": 1,
+        "managed_flags": VLLM_MANAGED_FLAGS,
+        "command": ["python3", "-m", "vllm.entrypoints.openai.api_server"],
+        "probes": {"startup": "/health", "ready": "/v1/models", "live": "/health"},
+        "metrics": {
+            "waiting": "vllm:num_requests_waiting",
+            "running": "vllm:num_requests_running",
+            "generation_tokens": "vllm:generation_tokens_total",
+            "prompt_tokens": "vllm:prompt_tokens_total",
+            "model_label": "model_name",
+        },
+        "litellm": {"provider": "hosted_vllm", "params": {}},
+        "env": {"HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"},
+        "shm": True,
+    },
+    "llamacpp": {
+        "title": "llama.cpp (llama-server)",
+        "label": "llamacpp",
+        "required": ("gguf_file",),
+        "optional": (),
+        "min_gpus": 0,
+        "managed_flags": LLAMACPP_MANAGED_FLAGS,
+        "command": ["/app/llama-server"],
+        "probes": {"startup": "/health", "ready": "/v1/models", "live": "/health"},
+        "metrics": {
+            "waiting": "llamacpp:requests_deferred",
+            "running": "llamacpp:requests_processing",
+            "generation_tokens": "llamacpp:tokens_predicted_total",
+            "prompt_tokens": "llamacpp:prompt_tokens_total",
+            "model_label": "service",
+        },
+        # llama-server speaks the OpenAI API; it checks no key unless started with one (the gateway is the edge).
+        "litellm": {"provider": "openai", "params": {"api_key": "llama-server-checks-no-key"}},
+        "env": {},
+        "shm": False,
+    },
+}
+# A GGUF file inside the model's repository: a relative path of plain names ending in .gguf.
+# The address a model server listens on inside its pod: every interface, since the Service and the kubelet's probes
+# reach it through the pod IP (the namespace's NetworkPolicies decide who may).
+POD_LISTEN_ADDRESS = "0.0.0.0"  # noqa: S104
+GGUF_FILE = re.compile(r"^(?!.*(^|/)\.\.?(/|$))[\w.-]+(/[\w.-]+)*\.gguf$")
 # The memory-fit check: keys of a model's size, bytes per weight by dtype and by quantization method, and what
 # vLLM holds per GPU beside weights and KV cache (CUDA context, activations of the profile run, CUDA graphs).
 SIZE_KEYS = ("params_b", "dtype", "layers", "kv_heads", "head_dim", "weights_gib")
@@ -244,6 +314,60 @@ def _check_size(where, entry, errors):
         )
 
 
+def engine_of(entry):
+    """The engine name a (well-formed) model entry runs on: its engine key, else the default (vLLM)."""
+    engine = entry.get("engine") if isinstance(entry, dict) else None
+    return DEFAULT_ENGINE if engine is None else engine
+
+
+# The order keys are named in messages (the order of docs/architecture.md's example entry).
+KEY_ORDER = ("name", "engine", "hf_id", "gguf_file", "revision", "gpus", "tensor_parallel", "max_model_len",
+             "gpu_memory_utilization", "quantization", "extra_args", "replicas", "autoscale", "cache_size",
+             "hf_token_required", "size")
+
+
+def _engine_keys(engine):
+    """The keys a model entry of this engine must have, and those it may have, in KEY_ORDER."""
+    spec = ENGINES[engine]
+    required = set(MODEL_REQUIRED_KEYS + spec["required"])
+    optional = set(MODEL_OPTIONAL_KEYS + spec["optional"])
+    return (tuple(key for key in KEY_ORDER if key in required),
+            tuple(key for key in KEY_ORDER if key in optional))
+
+
+def _check_engine_keys(where, entry, errors):
+    """The engine named and the keys that apply to it; returns the engine, or None when it is not known."""
+    engine = engine_of(entry)
+    if not isinstance(engine, str) or engine not in ENGINES:
+        errors.append(
+            f"{where}: engine is {engine!r}; write one of {', '.join(sorted(ENGINES))} "
+            f"(or leave it out for {DEFAULT_ENGINE})."
+        )
+        return None
+    required, optional = _engine_keys(engine)
+    missing = [key for key in required if key not in entry]
+    if missing:
+        errors.append(
+            f"{where}: missing {', '.join(missing)}; a {ENGINES[engine]['title']} model entry needs "
+            f"{', '.join(required)}."
+        )
+    for key in sorted(set(entry) - set(required) - set(optional)):
+        owners = [other for other in sorted(ENGINES) if key in ENGINES[other]["required"] + ENGINES[other]["optional"]]
+        if owners:
+            errors.append(
+                f"{where}: {key} applies to {' and '.join(ENGINES[other]['title'] for other in owners)} only "
+                f"(engine: {owners[0]}), not to {ENGINES[engine]['title']} (engine: {engine}); remove it"
+                + (" (a GGUF file carries its own quantization and context; extra_args take the engine's flags)."
+                   if engine == "llamacpp" else ".")
+            )
+        else:
+            errors.append(
+                f"{where}: unknown key {key} (a typo?); a {ENGINES[engine]['title']} model entry takes "
+                f"{', '.join(required + optional)}."
+            )
+    return engine
+
+
 def _check_model(index, entry, max_name_length, max_gpu_memory_utilization, errors):
     where = _where(index, entry)
     if not isinstance(entry, dict):
@@ -251,17 +375,7 @@ def _check_model(index, entry, max_name_length, max_gpu_memory_utilization, erro
             f"{where}: each entry must be a mapping with the keys {', '.join(MODEL_REQUIRED_KEYS)}; found {entry!r}."
         )
         return
-    missing = [key for key in MODEL_REQUIRED_KEYS if key not in entry]
-    unknown = sorted(set(entry) - set(MODEL_REQUIRED_KEYS) - set(MODEL_OPTIONAL_KEYS))
-    if missing:
-        errors.append(
-            f"{where}: missing {', '.join(missing)}; every model entry needs {', '.join(MODEL_REQUIRED_KEYS)}."
-        )
-    if unknown:
-        errors.append(
-            f"{where}: unknown keys {', '.join(unknown)} (a typo?); a model entry takes "
-            f"{', '.join(MODEL_REQUIRED_KEYS + MODEL_OPTIONAL_KEYS)}."
-        )
+    engine = _check_engine_keys(where, entry, errors)
     name = entry.get("name")
     if "name" in entry and not is_dns_label(name, max_name_length):
         errors.append(
@@ -280,8 +394,20 @@ def _check_model(index, entry, max_name_length, max_gpu_memory_utilization, erro
             f"{where}: revision {revision!r} is empty or not a string; "
             "write a commit id (preferred) or a branch such as main."
         )
-    if "gpus" in entry and "tensor_parallel" in entry:
+    if engine == "vllm" and "gpus" in entry and "tensor_parallel" in entry:
         _check_gpus(where, entry, errors)
+    elif engine is not None and engine != "vllm" and "gpus" in entry:
+        gpus, fewest = entry["gpus"], ENGINES[engine]["min_gpus"]
+        if not _is_int(gpus) or gpus < fewest:
+            errors.append(
+                f"{where}: gpus is {gpus!r}; write the number of GPUs one replica uses, an integer >= {fewest}"
+                + (" (0 runs the model on CPU)." if fewest == 0 else ".")
+            )
+    if "gguf_file" in entry and not (isinstance(entry["gguf_file"], str) and GGUF_FILE.match(entry["gguf_file"])):
+        errors.append(
+            f"{where}: gguf_file is {entry['gguf_file']!r}; write the path of the .gguf file inside the repository "
+            "hf_id names, e.g. qwen2.5-0.5b-instruct-q4_k_m.gguf (no '..', no leading '/')."
+        )
     max_model_len = entry.get("max_model_len")
     if "max_model_len" in entry and (not _is_int(max_model_len) or max_model_len <= 0):
         errors.append(
@@ -310,12 +436,13 @@ def _check_model(index, entry, max_name_length, max_gpu_memory_utilization, erro
             f"{where}: extra_args is {extra_args!r}; write a list of strings (e.g. ['--enable-prefix-caching'])."
         )
     else:
-        for flag in sorted({arg.split("=", 1)[0] for arg in extra_args} & set(MANAGED_FLAGS)):
+        managed = ENGINES[engine]["managed_flags"] if engine is not None else {}
+        for flag in sorted({arg.split("=", 1)[0] for arg in extra_args} & set(managed)):
             errors.append(
                 f"{where}: extra_args sets {flag}, which the platform sets from the model entry; remove it from "
                 f"extra_args and write "
-                + (MANAGED_FLAGS[flag] + "." if MANAGED_FLAGS[flag].startswith("nothing")
-                   else f"{MANAGED_FLAGS[flag]} in the model entry instead.")
+                + (managed[flag] + "." if managed[flag].startswith("nothing")
+                   else f"{managed[flag]} in the model entry instead.")
             )
     if "cache_size" in entry:
         try:
@@ -323,7 +450,7 @@ def _check_model(index, entry, max_name_length, max_gpu_memory_utilization, erro
                 raise ValueError("not positive")
         except ValueError:
             errors.append(f"{where}: cache_size is {entry['cache_size']!r}; write a size such as 100Gi.")
-    if "size" in entry:
+    if "size" in entry and engine == "vllm":
         _check_size(where, entry, errors)
     if not isinstance(entry.get("hf_token_required", False), bool):
         errors.append(f"{where}: hf_token_required is {entry['hf_token_required']!r}; write true or false.")
@@ -479,6 +606,8 @@ def model_memory_problems(models, gpu_nodes, source="the inventory", overhead_gi
         return {"errors": [], "unchecked": []}
     errors, unchecked = [], []
     for index, entry in enumerate(models):
+        if engine_of(entry) != "vllm":
+            continue  # only vLLM reserves a fraction of each GPU (gpu_memory_utilization) to check against
         need = model_memory_need(entry, overhead_gib)
         if need is None:
             unchecked.append(entry["name"])
@@ -550,6 +679,86 @@ def model_list_resources(models, default_cache_size="100Gi"):
     }
 
 
+def _engine_public(engine):
+    spec = ENGINES[engine]
+    return {"name": engine, "title": spec["title"], "label": spec["label"], "metrics": dict(spec["metrics"]),
+            "litellm": {"provider": spec["litellm"]["provider"], "params": dict(spec["litellm"]["params"])}}
+
+
+def model_engines(models):
+    """The engines a (valid) model list uses, in ENGINES order: name, title, pod label, metrics, LiteLLM route.
+
+    What the alert rules, dashboards, NetworkPolicies and the gateway read instead of naming an engine's metrics.
+    An empty list gives every engine (so a rule or policy written for no model still knows all of them).
+    """
+    used = {engine_of(entry) for entry in models or [] if isinstance(entry, dict)}
+    return [_engine_public(engine) for engine in ENGINES if engine in used or not used]
+
+
+def engine_queries(metric, legend, rate_window=None):
+    """PromQL for one kind of metric (waiting, running, generation_tokens, prompt_tokens) of every engine.
+
+    Returns [[expr, legend], ...], one per engine, summed per model (by the engine's model label), as a rate over
+    rate_window for counters; legends name the model with the dashboards' %label% placeholder.
+    """
+    queries = []
+    for engine in ENGINES.values():
+        name, label = engine["metrics"][metric], engine["metrics"]["model_label"]
+        series = f"rate({name}[{rate_window}])" if rate_window else name
+        queries.append([f"sum by ({label}) ({series})", f"%{label}% {legend}"])
+    return queries
+
+
+def model_server(entry, port, weights_dir, from_mirror=False, default_args=None, llamacpp_slots=4):
+    """How one model entry is served: the engine's container command, args, env, probes, image and metrics.
+
+    weights_dir is where the preload Job left the weights in the model cache (a directory); vLLM reads the
+    Hugging Face cache instead unless the weights came from a mirror (from_mirror). default_args maps an engine
+    to the flags every model of it gets before its own extra_args.
+    """
+    errors = model_list_errors([entry])
+    if errors:
+        raise AnsibleFilterError("the model entry is not valid, run the validate stage first: " + " ".join(errors))
+    engine = engine_of(entry)
+    spec = ENGINES[engine]
+    defaults = list((default_args or {}).get(engine) or [])
+    extra = list(entry.get("extra_args") or [])
+    port = str(port)
+    if engine == "vllm":
+        args = (["--model", weights_dir if from_mirror else entry["hf_id"]]
+                + ([] if from_mirror else ["--revision", str(entry["revision"])])
+                + ["--served-model-name", entry["name"], "--host", POD_LISTEN_ADDRESS, "--port", port,
+                   "--tensor-parallel-size", str(entry["tensor_parallel"]),
+                   "--max-model-len", str(entry["max_model_len"]),
+                   "--gpu-memory-utilization", str(entry["gpu_memory_utilization"])]
+                + (["--quantization", entry["quantization"]] if entry.get("quantization") else []))
+        image = "vllm"
+    elif engine == "llamacpp":
+        if not (_is_int(llamacpp_slots) and llamacpp_slots >= 1):
+            raise AnsibleFilterError(f"llamacpp_slots is {llamacpp_slots!r}; write an integer >= 1 (e.g. 4).")
+        # llama-server splits --ctx-size over its slots: each request may use max_model_len tokens.
+        args = ["--model", weights_dir.rstrip("/") + "/" + entry["gguf_file"], "--alias", entry["name"],
+                "--host", POD_LISTEN_ADDRESS, "--port", port,
+                "--ctx-size", str(entry["max_model_len"] * llamacpp_slots), "--parallel", str(llamacpp_slots),
+                "--n-gpu-layers", "999" if entry["gpus"] > 0 else "0", "--metrics"]
+        image = "llamacpp_cuda" if entry["gpus"] > 0 else "llamacpp"
+    else:  # pragma: no cover - ENGINES and this function change together
+        raise AnsibleFilterError(f"engine {engine!r} has no server arguments in model_server")
+    return {
+        "engine": engine,
+        "label": spec["label"],
+        "image": image,
+        "command": list(spec["command"]),
+        "args": args + defaults + extra,
+        "env": [{"name": key, "value": value} for key, value in spec["env"].items()],
+        "probes": dict(spec["probes"]),
+        "shm": spec["shm"],
+        "gpus": entry["gpus"],
+        "metrics": dict(spec["metrics"]),
+        "litellm": {"provider": spec["litellm"]["provider"], "params": dict(spec["litellm"]["params"])},
+    }
+
+
 class FilterModule:
     """The model-list filters of inference.platform."""
 
@@ -558,4 +767,7 @@ class FilterModule:
             "model_list_errors": model_list_errors,
             "model_list_resources": model_list_resources,
             "model_memory_problems": model_memory_problems,
+            "model_engines": model_engines,
+            "engine_queries": engine_queries,
+            "model_server": model_server,
         }

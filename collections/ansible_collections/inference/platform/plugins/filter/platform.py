@@ -32,8 +32,46 @@ def platform_component(components, name):
         "entry for it there (docs/architecture.md, \"Adding a component\")." % (name, known or "none"))
 
 
+def platform_enabled(components, skip=None):
+    """The registry without the components an inventory skips (platform_skip_components: name -> reason)."""
+    skip = skip or {}
+    return [entry for entry in components or [] if not (isinstance(entry, Mapping) and entry.get("name") in skip)]
+
+
+def _skip_problems(skip, names, models):
+    """What is wrong with platform_skip_components: unknown names, missing reasons, components others need."""
+    where = "platform_skip_components (the inventory's group_vars/all)"
+    if skip is None:
+        return []
+    if not isinstance(skip, Mapping):
+        return ["%s is %r; write a mapping of component name to the reason it does not run on this cluster, or {}."
+                % (where, skip)]
+    errors = []
+    for name, reason in skip.items():
+        if name not in names:
+            errors.append("%s names %r, which is not a platform component (platform_components lists: %s); write one "
+                          "of those." % (where, name, ", ".join(map(str, names))))
+        if not (isinstance(reason, str) and reason.strip()):
+            errors.append("%s: %r has no reason; write why it does not run on this cluster (the site report prints "
+                          "it)." % (where, name))
+    if "keda" in skip and isinstance(models, list):
+        scaled = [entry.get("name") for entry in models if isinstance(entry, Mapping)
+                  and isinstance(entry.get("replicas"), Mapping) and isinstance(entry.get("autoscale"), Mapping)
+                  and (entry["replicas"].get("min") != entry["replicas"].get("max")
+                       or entry["autoscale"].get("scale_to_zero"))]
+        if scaled:
+            errors.append("%s skips keda, but %s scale between replicas.min and replicas.max (or to zero), which only "
+                          "KEDA does: without it they would run one replica. Write replicas: {min: N, max: N} and "
+                          "scale_to_zero: false for them, or deliver keda." % (where, ", ".join(map(str, scaled))))
+    for name in ("vllm", "litellm"):
+        if name in skip:
+            errors.append("%s skips %s, which serves the models (the platform exists for it); deliver it, or skip "
+                          "the platform stage (site_skip_stages) instead." % (where, name))
+    return errors
+
+
 def platform_problems(components, namespaces, ports, roles=None, delivery=None, render_dir=None, cluster_name=None,
-                      asked=None, kubeconfig=None):
+                      asked=None, kubeconfig=None, skip=None, models=None):
     """Every problem of the registry, the shared names and the delivery settings, as sentences (empty when all is well).
 
     roles: the role names that exist, when known (the validate stage passes none; the tests pass the tree's).
@@ -41,6 +79,7 @@ def platform_problems(components, namespaces, ports, roles=None, delivery=None, 
     asked: the component names a delivery was asked for; each must be in the registry.
     kubeconfig: with delivery apply, the cluster's kubeconfig (cluster_kubeconfig), which must be a file here, on the
     controller (filters run there).
+    skip: platform_skip_components (name -> reason), checked against the registry and, for keda, the models.
     """
     where = "group_vars/all/platform.yml (or its override in the inventory)"
     errors = []
@@ -123,6 +162,7 @@ def platform_problems(components, namespaces, ports, roles=None, delivery=None, 
                           ", ".join(map(str, unknown)), ", ".join(map(str, names))))
     for name in sorted({name for name in names if isinstance(name, str) and names.count(name) > 1}):
         errors.append("platform_components lists %s more than once; each component is one entry." % name)
+    errors.extend(_skip_problems(skip, names, models))
     orders = [entry.get("upgrade_order") for entry in components if isinstance(entry, Mapping)]
     if sorted(orders, key=str) != sorted(set(orders), key=str) or not all(isinstance(o, int) for o in orders):
         errors.append("platform_components: upgrade_order must be distinct integers (the order upgrade.yml "
@@ -270,6 +310,7 @@ class FilterModule:
 
     def filters(self):
         return {
+            "platform_enabled": platform_enabled,
             "platform_component": platform_component,
             "platform_problems": platform_problems,
             "platform_objects": platform_objects,

@@ -1,0 +1,199 @@
+"""The engine seam of the model list (model_list.ENGINES): which keys apply to which engine, how each is served.
+
+Every engine-specific fact (flags, probes, metrics, the gateway's provider route, the image) comes from the one
+registry in the model_list filter; these tests pin what an operator sees for a vLLM and a llama.cpp entry.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible_collections.inference.platform.plugins.filter.model_list import (
+    ENGINES,
+    engine_queries,
+    model_engines,
+    model_list_errors,
+    model_memory_problems,
+    model_server,
+)
+
+VLLM = {
+    "name": "qwen25-7b",
+    "hf_id": "Qwen/Qwen2.5-7B-Instruct",
+    "revision": "main",
+    "gpus": 2,
+    "tensor_parallel": 2,
+    "max_model_len": 8192,
+    "gpu_memory_utilization": 0.90,
+    "quantization": "awq",
+    "extra_args": ["--enforce-eager"],
+    "replicas": {"min": 1, "max": 2},
+    "autoscale": {"queue_threshold": 5, "cooldown_seconds": 300, "scale_to_zero": False},
+}
+LLAMACPP = {
+    "name": "tiny-llama",
+    "engine": "llamacpp",
+    "hf_id": "inference-lab/tiny-random-llama",
+    "gguf_file": "model.gguf",
+    "revision": "lab",
+    "gpus": 1,
+    "max_model_len": 1024,
+    "extra_args": ["--threads", "2"],
+    "replicas": {"min": 1, "max": 2},
+    "autoscale": {"queue_threshold": 2, "cooldown_seconds": 60, "scale_to_zero": False},
+}
+W = "inference_models[0] ('tiny-llama')"
+# The pods listen on every interface (the Service and probes use the pod IP).
+ANY = "0.0.0.0"  # noqa: S104
+
+
+def entry(base, **changes):
+    result = copy.deepcopy(base)
+    for key, value in changes.items():
+        if value is KeyError:
+            result.pop(key)
+        else:
+            result[key] = value
+    return result
+
+
+def test_both_engines_accept_their_entries_and_vllm_is_the_default():
+    assert model_list_errors([VLLM, LLAMACPP]) == []
+    assert model_list_errors([entry(VLLM, engine="vllm")]) == []
+
+
+def test_a_cpu_model_is_accepted_for_llamacpp_not_for_vllm():
+    assert model_list_errors([entry(LLAMACPP, gpus=0)]) == []
+    assert model_list_errors([entry(VLLM, gpus=0, tensor_parallel=1)]) == [
+        "inference_models[0] ('qwen25-7b'): gpus is 0; write the number of GPUs one replica uses, an integer >= 1 "
+        "(e.g. gpus: 1)."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"tensor_parallel": 1},
+            f"{W}: tensor_parallel applies to vLLM only (engine: vllm), not to llama.cpp (llama-server) "
+            "(engine: llamacpp); remove it (a GGUF file carries its own quantization and context; extra_args take the "
+            "engine's flags).",
+        ),
+        (
+            {"gpu_memory_utilization": 0.9},
+            f"{W}: gpu_memory_utilization applies to vLLM only (engine: vllm), not to llama.cpp (llama-server) "
+            "(engine: llamacpp); remove it (a GGUF file carries its own quantization and context; extra_args take "
+            "the engine's flags).",
+        ),
+        (
+            {"gguf_file": KeyError},
+            f"{W}: missing gguf_file; a llama.cpp (llama-server) model entry needs name, hf_id, gguf_file, revision, "
+            "gpus, max_model_len, replicas, autoscale.",
+        ),
+        (
+            {"gguf_file": "../etc/passwd.gguf"},
+            f"{W}: gguf_file is '../etc/passwd.gguf'; write the path of the .gguf file inside the repository hf_id "
+            "names, e.g. qwen2.5-0.5b-instruct-q4_k_m.gguf (no '..', no leading '/').",
+        ),
+        (
+            {"gguf_file": "model.safetensors"},
+            f"{W}: gguf_file is 'model.safetensors'; write the path of the .gguf file inside the repository hf_id "
+            "names, e.g. qwen2.5-0.5b-instruct-q4_k_m.gguf (no '..', no leading '/').",
+        ),
+        (
+            {"gpus": -1},
+            f"{W}: gpus is -1; write the number of GPUs one replica uses, an integer >= 0 (0 runs the model on CPU).",
+        ),
+        (
+            {"engine": "sglang"},
+            f"{W}: engine is 'sglang'; write one of llamacpp, vllm (or leave it out for vllm).",
+        ),
+        (
+            {"extra_args": ["-c", "4096"]},
+            f"{W}: extra_args sets -c, which the platform sets from the model entry; remove it from extra_args and "
+            "write max_model_len (each slot gets max_model_len tokens; slots are vllm_llamacpp_slots) in the model "
+            "entry instead.",
+        ),
+        (
+            {"extra_args": ["--metrics"]},
+            f"{W}: extra_args sets --metrics, which the platform sets from the model entry; remove it from "
+            "extra_args and write nothing (the platform always exposes /metrics: KEDA and the alerts read it).",
+        ),
+    ],
+    ids=["tensor_parallel", "gpu_memory_utilization", "no gguf_file", "gguf escapes", "not gguf", "negative gpus",
+         "unknown engine", "managed -c", "managed --metrics"],
+)
+def test_a_bad_llamacpp_entry_is_named_with_its_fix(changes, expected):
+    assert model_list_errors([entry(LLAMACPP, **changes)]) == [expected]
+
+
+def test_vllm_only_flags_are_not_managed_for_llamacpp_and_the_reverse():
+    assert model_list_errors([entry(LLAMACPP, extra_args=["--max-model-len", "9"])]) == []
+    assert model_list_errors([entry(VLLM, extra_args=["--alias", "x"])]) == []
+
+
+def test_vllm_is_served_with_its_flags_probes_and_image():
+    server = model_server(VLLM, 8000, "/models/local/abcd1234", default_args={"vllm": ["--enable-prefix-caching"]})
+    assert server["command"] == ["python3", "-m", "vllm.entrypoints.openai.api_server"]
+    assert server["args"] == [
+        "--model", "Qwen/Qwen2.5-7B-Instruct", "--revision", "main", "--served-model-name", "qwen25-7b",
+        "--host", ANY, "--port", "8000", "--tensor-parallel-size", "2", "--max-model-len", "8192",
+        "--gpu-memory-utilization", "0.9", "--quantization", "awq", "--enable-prefix-caching", "--enforce-eager",
+    ]
+    assert server["image"] == "vllm" and server["label"] == "vllm" and server["shm"] is True
+    assert server["probes"] == {"startup": "/health", "ready": "/v1/models", "live": "/health"}
+    assert {"name": "HF_HUB_OFFLINE", "value": "1"} in server["env"]
+    mirrored = model_server(VLLM, 8000, "/models/local/abcd1234", from_mirror=True)
+    assert mirrored["args"][:4] == ["--model", "/models/local/abcd1234", "--served-model-name", "qwen25-7b"]
+
+
+def test_llamacpp_reads_its_gguf_from_the_cache_with_a_context_per_slot():
+    server = model_server(LLAMACPP, 8000, "/models/local/abcd1234/", default_args={"llamacpp": ["--no-mmap"]},
+                          llamacpp_slots=4)
+    assert server["command"] == ["/app/llama-server"]
+    assert server["args"] == [
+        "--model", "/models/local/abcd1234/model.gguf", "--alias", "tiny-llama", "--host", ANY,
+        "--port", "8000", "--ctx-size", "4096", "--parallel", "4", "--n-gpu-layers", "999", "--metrics",
+        "--no-mmap", "--threads", "2",
+    ]
+    assert server["image"] == "llamacpp_cuda" and server["label"] == "llamacpp" and server["shm"] is False
+    cpu = model_server(entry(LLAMACPP, gpus=0), 8000, "/w")
+    assert cpu["image"] == "llamacpp"
+    assert cpu["args"][cpu["args"].index("--n-gpu-layers") + 1] == "0"
+    assert server["litellm"] == {"provider": "openai", "params": {"api_key": "llama-server-checks-no-key"}}
+    assert server["metrics"]["waiting"] == "llamacpp:requests_deferred"
+
+
+def test_an_invalid_entry_or_slot_count_is_refused_when_served():
+    with pytest.raises(AnsibleFilterError, match="run the validate stage first"):
+        model_server(entry(LLAMACPP, tensor_parallel=1), 8000, "/w")
+    with pytest.raises(AnsibleFilterError, match="llamacpp_slots is 0"):
+        model_server(LLAMACPP, 8000, "/w", llamacpp_slots=0)
+
+
+def test_model_engines_lists_the_engines_used_or_all_of_them():
+    assert [e["name"] for e in model_engines([LLAMACPP])] == ["llamacpp"]
+    assert [e["name"] for e in model_engines([LLAMACPP, VLLM])] == list(ENGINES)
+    assert [e["name"] for e in model_engines([])] == list(ENGINES)
+    assert model_engines([VLLM])[0]["litellm"] == {"provider": "hosted_vllm", "params": {}}
+
+
+def test_every_engine_names_the_metrics_the_rules_keda_and_dashboards_read():
+    for name, spec in ENGINES.items():
+        assert set(spec["metrics"]) == {"waiting", "running", "generation_tokens", "prompt_tokens", "model_label"}, name
+        assert set(spec["probes"]) == {"startup", "ready", "live"}, name
+    assert engine_queries("waiting", "waiting") == [
+        ["sum by (model_name) (vllm:num_requests_waiting)", "%model_name% waiting"],
+        ["sum by (service) (llamacpp:requests_deferred)", "%service% waiting"],
+    ]
+    assert engine_queries("generation_tokens", "generated", "5m")[1] == [
+        "sum by (service) (rate(llamacpp:tokens_predicted_total[5m]))", "%service% generated",
+    ]
+
+
+def test_the_memory_check_judges_vllm_models_only():
+    nodes = {"gpu-1": {"gpu_memory_gib": 1, "gpu_count": 1}}
+    result = model_memory_problems([entry(LLAMACPP)], nodes)
+    assert result == {"errors": [], "unchecked": []}
