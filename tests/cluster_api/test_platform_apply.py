@@ -227,19 +227,22 @@ WORKLOAD_KINDS = ("Deployment", "DaemonSet", "StatefulSet")
 
 
 def test_the_operators_are_stored_and_their_pods_stay_pending(first_apply, render, runner, work_dir, helm_bin_dir,
-                                                              k8s_api):
+                                                              k8s_api, inventory_vars):
     """Every workload of the real charts is in the cluster; none has a pod running, since there is no kubelet."""
     from kubernetes import client
 
     apps, core = client.AppsV1Api(k8s_api), client.CoreV1Api(k8s_api)
     charts = {c.chart: c for c in pinned_charts.rendered_charts(work_dir / "render")}
-    stored = {}
+    stored, stored_in = {}, {}
     for chart in charts.values():
         for workload in _release_workloads(helm_bin_dir / "helm", work_dir, runner, chart.release, chart.namespace):
             read = {"Deployment": apps.read_namespaced_deployment, "DaemonSet": apps.read_namespaced_daemon_set,
                     "StatefulSet": apps.read_namespaced_stateful_set}[workload["kind"]]
-            live = read(workload["metadata"]["name"], chart.namespace)
+            # A subchart may place its objects elsewhere (the node exporter: platform_namespaces.node_monitoring).
+            namespace = workload["metadata"].get("namespace", chart.namespace)
+            live = read(workload["metadata"]["name"], namespace)
             stored[(chart.chart, workload["kind"], workload["metadata"]["name"])] = live
+            stored_in[workload["metadata"]["name"]] = namespace
             ready = getattr(live.status, "ready_replicas", None) or getattr(live.status, "number_ready", None)
             assert not ready, (workload["kind"], workload["metadata"]["name"], live.status)
     names = {(chart, kind, name) for chart, kind, name in stored}
@@ -249,6 +252,7 @@ def test_the_operators_are_stored_and_their_pods_stay_pending(first_apply, rende
             ("kube-prometheus-stack", "Deployment", f"{monitoring}-operator"),
             ("kube-prometheus-stack", "Deployment", f"{monitoring}-grafana")} <= names, sorted(names)
     assert any(kind == "DaemonSet" and "node-feature-discovery" in name for _, kind, name in names), sorted(names)
+    assert stored_in[f"{monitoring}-prometheus-node-exporter"] == inventory_vars["node_monitoring_namespace"]
     for chart in charts.values():
         pods = core.list_namespaced_pod(chart.namespace).items
         assert all(pod.status.phase == "Pending" and not pod.spec.node_name for pod in pods), [
@@ -442,9 +446,10 @@ def test_the_node_exporter_is_admitted_in_its_privileged_namespace_only(first_ap
         assert pod.status.phase == "Pending" and not pod.spec.node_name, (pod.status.phase, pod.spec.node_name)
         assert pod.spec.host_network and pod.spec.host_pid
         # The same pod where restricted is enforced: refused, for what the node exporter is there to read.
-        template = k8s_api.sanitize_for_serialization(exporter.spec.template)
-        copy_ = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "node-exporter-copy"},
-                 "spec": template["spec"]}
+        # (Its ServiceAccount exists in its own namespace only: the copy takes monitoring's default one.)
+        spec = k8s_api.sanitize_for_serialization(exporter.spec.template)["spec"]
+        spec = {key: value for key, value in spec.items() if key not in ("serviceAccountName", "serviceAccount")}
+        copy_ = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "node-exporter-copy"}, "spec": spec}
         with pytest.raises(ApiException) as denied:
             core.create_namespaced_pod(monitoring, copy_, dry_run="All")
         assert denied.value.status == 403, denied.value.body
