@@ -227,19 +227,22 @@ WORKLOAD_KINDS = ("Deployment", "DaemonSet", "StatefulSet")
 
 
 def test_the_operators_are_stored_and_their_pods_stay_pending(first_apply, render, runner, work_dir, helm_bin_dir,
-                                                              k8s_api):
+                                                              k8s_api, inventory_vars):
     """Every workload of the real charts is in the cluster; none has a pod running, since there is no kubelet."""
     from kubernetes import client
 
     apps, core = client.AppsV1Api(k8s_api), client.CoreV1Api(k8s_api)
     charts = {c.chart: c for c in pinned_charts.rendered_charts(work_dir / "render")}
-    stored = {}
+    stored, stored_in = {}, {}
     for chart in charts.values():
         for workload in _release_workloads(helm_bin_dir / "helm", work_dir, runner, chart.release, chart.namespace):
             read = {"Deployment": apps.read_namespaced_deployment, "DaemonSet": apps.read_namespaced_daemon_set,
                     "StatefulSet": apps.read_namespaced_stateful_set}[workload["kind"]]
-            live = read(workload["metadata"]["name"], chart.namespace)
+            # A subchart may place its objects elsewhere (the node exporter: platform_namespaces.node_monitoring).
+            namespace = workload["metadata"].get("namespace", chart.namespace)
+            live = read(workload["metadata"]["name"], namespace)
             stored[(chart.chart, workload["kind"], workload["metadata"]["name"])] = live
+            stored_in[workload["metadata"]["name"]] = namespace
             ready = getattr(live.status, "ready_replicas", None) or getattr(live.status, "number_ready", None)
             assert not ready, (workload["kind"], workload["metadata"]["name"], live.status)
     names = {(chart, kind, name) for chart, kind, name in stored}
@@ -249,6 +252,7 @@ def test_the_operators_are_stored_and_their_pods_stay_pending(first_apply, rende
             ("kube-prometheus-stack", "Deployment", f"{monitoring}-operator"),
             ("kube-prometheus-stack", "Deployment", f"{monitoring}-grafana")} <= names, sorted(names)
     assert any(kind == "DaemonSet" and "node-feature-discovery" in name for _, kind, name in names), sorted(names)
+    assert stored_in[f"{monitoring}-prometheus-node-exporter"] == inventory_vars["node_monitoring_namespace"]
     for chart in charts.values():
         pods = core.list_namespaced_pod(chart.namespace).items
         assert all(pod.status.phase == "Pending" and not pod.spec.node_name for pod in pods), [
@@ -314,7 +318,10 @@ def test_workloads_are_reconciled_but_no_pod_runs(first_apply, inventory_vars, k
 
 
 def _restricted_namespaces(inventory_vars) -> list[str]:
-    return [inventory_vars["vllm_namespace"], inventory_vars["litellm_namespace"]]
+    """The serving and gateway namespaces, and monitoring's (every pod of kube-prometheus-stack but the node
+    exporter's, whose namespace is privileged)."""
+    return [inventory_vars["vllm_namespace"], inventory_vars["litellm_namespace"],
+            inventory_vars["monitoring_namespace"]]
 
 
 def test_serving_and_gateway_namespaces_enforce_restricted(first_apply, inventory_vars, k8s_api):
@@ -327,9 +334,12 @@ def test_serving_and_gateway_namespaces_enforce_restricted(first_apply, inventor
 
 
 def test_controllers_create_every_pod_under_restricted(first_apply, inventory_vars, k8s_api, control_plane):
-    """kube-controller-manager creates the pods of every Deployment, StatefulSet and Job of the project in those
-    namespaces, through the API server's PodSecurity admission: none is refused (no FailedCreate). They stay
-    Pending: there is no node."""
+    """kube-controller-manager creates the pods of every Deployment, StatefulSet and Job in those namespaces (the
+    project's own, and in monitoring the chart's: Prometheus Operator, Grafana, kube-state-metrics), through the API
+    server's PodSecurity admission: none is refused (no FailedCreate). They stay Pending: there is no node.
+    Prometheus and Alertmanager pods are the operator's to create, and no operator runs here (no kubelet): their
+    specs are judged in tests/render/test_upstream_charts.py. The admission webhook's Jobs are off in this tier
+    (NO_NODE_VALUES), judged there too."""
     import time
 
     from kubernetes import client
@@ -394,6 +404,59 @@ def test_a_root_pod_is_refused_where_restricted_is_enforced(first_apply, invento
         message = json.loads(refused.value.body)["message"]
         assert 'violates PodSecurity "restricted:latest"' in message, message
         assert "runAsUser=0" in message, message
+
+
+STAND_IN_NODE = "stand-in-node-no-kubelet"
+
+
+def test_the_node_exporter_is_admitted_in_its_privileged_namespace_only(first_apply, inventory_vars, k8s_api,
+                                                                         control_plane):
+    """The chart's node exporter DaemonSet is in the node_monitoring namespace, which is privileged: the DaemonSet
+    controller's pod for a node is admitted there (no FailedCreate), and the same pod is refused in monitoring.
+
+    A DaemonSet makes pods only for nodes, and this control plane has none: a stand-in Node object (no kubelet
+    behind it, never Ready) is registered for this test and deleted after it. The pod stays Pending."""
+    import time
+
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    assert control_plane.controller_manager is not None, "kube-controller-manager is not running"
+    apps, core = client.AppsV1Api(k8s_api), client.CoreV1Api(k8s_api)
+    node_namespace, monitoring = inventory_vars["node_monitoring_namespace"], inventory_vars["monitoring_namespace"]
+    labels = core.read_namespace(node_namespace).metadata.labels
+    assert labels.get("pod-security.kubernetes.io/enforce") == "privileged", labels
+    (exporter,) = apps.list_namespaced_daemon_set(node_namespace).items
+    assert "node-exporter" in exporter.metadata.name
+    assert not apps.list_namespaced_daemon_set(monitoring).items, "a DaemonSet left in the restricted namespace"
+    node = {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": STAND_IN_NODE, "labels": {"kubernetes.io/os": "linux",
+                                                           "kubernetes.io/hostname": STAND_IN_NODE}}}
+    core.create_node(node)
+    try:
+        deadline, pods = time.monotonic() + 120, []
+        while not pods and time.monotonic() < deadline:
+            pods = [p for p in core.list_namespaced_pod(node_namespace).items
+                    if any(o.name == exporter.metadata.name for o in p.metadata.owner_references or [])]
+            time.sleep(0 if pods else 2)
+        refused = [e.message for e in core.list_namespaced_event(node_namespace).items if e.reason == "FailedCreate"]
+        assert not refused, refused
+        assert len(pods) == 1, f"no node exporter pod for {STAND_IN_NODE} within 120 s"
+        (pod,) = pods
+        assert pod.status.phase == "Pending" and not pod.spec.node_name, (pod.status.phase, pod.spec.node_name)
+        assert pod.spec.host_network and pod.spec.host_pid
+        # The same pod where restricted is enforced: refused, for what the node exporter is there to read.
+        # (Its ServiceAccount exists in its own namespace only: the copy takes monitoring's default one.)
+        spec = k8s_api.sanitize_for_serialization(exporter.spec.template)["spec"]
+        spec = {key: value for key, value in spec.items() if key not in ("serviceAccountName", "serviceAccount")}
+        copy_ = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "node-exporter-copy"}, "spec": spec}
+        with pytest.raises(ApiException) as denied:
+            core.create_namespaced_pod(monitoring, copy_, dry_run="All")
+        assert denied.value.status == 403, denied.value.body
+        message = json.loads(denied.value.body)["message"]
+        assert 'violates PodSecurity "restricted:latest"' in message and "hostNetwork=true" in message, message
+    finally:
+        core.delete_node(STAND_IN_NODE)
 
 
 # --- second apply: idempotence -----------------------------------------------------------------------

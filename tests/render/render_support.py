@@ -218,3 +218,78 @@ def unknown_keys(values, defaults, path="") -> list[str]:
             else:
                 problems.extend(unknown_keys(value, defaults[key], child))
     return problems
+
+
+# --- Pod Security Standards, profile restricted (kubernetes.io/docs/concepts/security/pod-security-standards) ----
+# The one rule set the render tests judge pod specs by: the project's own workloads (test_pod_security.py) and every
+# pod template the pinned charts render into a namespace that enforces restricted (test_upstream_charts.py). The API
+# server's own PodSecurity admission judges the same objects in tests/cluster_api.
+
+# Volume types restricted allows (everything else, hostPath first, is refused).
+RESTRICTED_VOLUME_TYPES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
+                           "projected", "secret"}
+# Sysctls baseline (and so restricted) allows.
+SAFE_SYSCTLS = {"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
+                "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
+                "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+                "net.ipv4.tcp_keepalive_probes"}
+SELINUX_TYPES = {None, "", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
+
+
+def restricted_problems(spec: dict, annotations: dict | None = None) -> list[str]:
+    """What the restricted profile refuses in a pod spec (empty when it admits it), baseline's rules included;
+    annotations: the pod template's (AppArmor's annotation form)."""
+    problems = [
+        f"annotation {key}: {value}"
+        for key, value in (annotations or {}).items()
+        if key.startswith("container.apparmor.security.beta.kubernetes.io/")
+        and not (value == "runtime/default" or value.startswith("localhost/"))
+    ]
+    pod = spec.get("securityContext") or {}
+    problems += [f"{host}: true" for host in ("hostNetwork", "hostPID", "hostIPC") if spec.get(host) is True]
+    for volume in spec.get("volumes") or []:
+        kinds = set(volume) - {"name"}
+        if not kinds <= RESTRICTED_VOLUME_TYPES:
+            problems.append(f"volume {volume['name']}: {', '.join(sorted(kinds - RESTRICTED_VOLUME_TYPES))}")
+    problems += [f"sysctl {s['name']}" for s in pod.get("sysctls") or [] if s.get("name") not in SAFE_SYSCTLS]
+    if pod.get("runAsUser") == 0:
+        problems.append("pod runAsUser: 0")
+    if (pod.get("seLinuxOptions") or {}).get("type") not in SELINUX_TYPES:
+        problems.append(f"pod seLinuxOptions type {pod['seLinuxOptions']['type']}")
+    if (pod.get("appArmorProfile") or {}).get("type") == "Unconfined":
+        problems.append("pod appArmorProfile: Unconfined")
+    pod_seccomp = (pod.get("seccompProfile") or {}).get("type")
+    if pod_seccomp is not None and pod_seccomp not in ("RuntimeDefault", "Localhost"):
+        problems.append(f"pod seccompProfile: {pod_seccomp}")
+    kinds = ("initContainers", "containers", "ephemeralContainers")
+    containers = [container for kind in kinds for container in spec.get(kind) or []]
+    for container in containers:
+        where = f"container {container['name']}"
+        security = container.get("securityContext") or {}
+        if security.get("privileged") is True:
+            problems.append(f"{where}: privileged")
+        if security.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{where}: allowPrivilegeEscalation is not false")
+        capabilities = security.get("capabilities") or {}
+        if "ALL" not in (capabilities.get("drop") or []):
+            problems.append(f"{where}: capabilities do not drop ALL")
+        if set(capabilities.get("add") or []) - {"NET_BIND_SERVICE"}:
+            problems.append(f"{where}: adds capabilities {sorted(set(capabilities['add']) - {'NET_BIND_SERVICE'})}")
+        non_root = security.get("runAsNonRoot", pod.get("runAsNonRoot"))
+        if non_root is not True:
+            problems.append(f"{where}: runAsNonRoot is not true (pod or container)")
+        if security.get("runAsUser") == 0:
+            problems.append(f"{where}: runAsUser: 0")
+        seccomp = (security.get("seccompProfile") or {}).get("type", pod_seccomp)
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            problems.append(f"{where}: seccompProfile is {seccomp} (pod or container)")
+        if (security.get("seLinuxOptions") or {}).get("type") not in SELINUX_TYPES:
+            problems.append(f"{where}: seLinuxOptions type {security['seLinuxOptions']['type']}")
+        if (security.get("appArmorProfile") or {}).get("type") == "Unconfined":
+            problems.append(f"{where}: appArmorProfile: Unconfined")
+        if security.get("procMount") not in (None, "Default"):
+            problems.append(f"{where}: procMount {security['procMount']}")
+        problems += [f"{where}: hostPort {p['hostPort']}" for p in container.get("ports") or [] if p.get("hostPort")]
+    if not containers:
+        problems.append("no container")
+    return problems

@@ -9,8 +9,10 @@ objects in tests/cluster_api (test_platform_apply.py), kube-score in test_kube_s
 
 from __future__ import annotations
 
+import copy
+
 import pytest
-from render_support import INVENTORIES
+from render_support import INVENTORIES, restricted_problems
 
 WORKLOADS = ("Deployment", "StatefulSet", "Job", "DaemonSet")
 
@@ -28,19 +30,27 @@ def _pod_specs(render):
             yield f"{obj['kind']}/{obj['metadata']['name']}", obj["spec"]["template"]["spec"]
 
 
+def _template_annotations(render, name):
+    kind, _, short = name.partition("/")
+    for obj in render.objects:
+        if obj["kind"] == kind and obj["metadata"]["name"] == short:
+            return obj["spec"]["template"].get("metadata", {}).get("annotations")
+    return None
+
+
 def test_every_container_is_read_only_non_root_and_bounded(render):
+    """Restricted (render_support.restricted_problems, the rule set the charts' pods are judged by too), and beyond
+    it: an explicit non-root UID on the pod, read-only root filesystems, bounded scratch space."""
     checked = 0
     for name, spec in _pod_specs(render):
+        assert restricted_problems(spec, _template_annotations(render, name)) == [], f"{name}: refused by restricted"
         pod = spec.get("securityContext", {})
         assert pod.get("runAsNonRoot") is True and pod.get("runAsUser", 0) > 0, f"{name}: may run as root"
-        assert pod.get("seccompProfile", {}).get("type") == "RuntimeDefault", f"{name}: no seccomp profile"
         empty_dirs = {v["name"]: v["emptyDir"] for v in spec.get("volumes", []) if "emptyDir" in v}
         for container in spec.get("initContainers", []) + spec["containers"]:
             where = f"{name} ({container['name']})"
             security = container.get("securityContext", {})
             assert security.get("readOnlyRootFilesystem") is True, f"{where}: writable root filesystem"
-            assert security.get("allowPrivilegeEscalation") is False, f"{where}: may escalate"
-            assert security.get("capabilities", {}).get("drop") == ["ALL"], f"{where}: keeps capabilities"
             resources = container.get("resources", {})
             for bound in ("requests", "limits"):
                 assert "ephemeral-storage" in resources.get(bound, {}), f"{where}: no ephemeral-storage {bound}"
@@ -91,3 +101,42 @@ def test_serving_and_gateway_namespaces_enforce_restricted(render):
     for namespace in workload_namespaces:
         labels = namespaces[namespace]["metadata"]["labels"]
         assert labels["pod-security.kubernetes.io/enforce"] == "restricted", (namespace, labels)
+
+
+RESTRICTED_POD = {
+    "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+    "containers": [{"name": "app", "image": "example.internal/app:1.0.0",
+                    "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}],
+    "volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "1Gi"}}],
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "refused"),
+    [
+        (lambda p: p.update(hostNetwork=True), "hostNetwork: true"),
+        (lambda p: p.update(hostPID=True), "hostPID: true"),
+        (lambda p: p["volumes"].append({"name": "root", "hostPath": {"path": "/"}}), "volume root: hostPath"),
+        (lambda p: p["securityContext"].update(runAsUser=0), "pod runAsUser: 0"),
+        (lambda p: p["securityContext"].pop("runAsNonRoot"), "container app: runAsNonRoot is not true"),
+        (lambda p: p["securityContext"].pop("seccompProfile"), "container app: seccompProfile is None"),
+        (lambda p: p["containers"][0]["securityContext"].pop("allowPrivilegeEscalation"),
+         "container app: allowPrivilegeEscalation is not false"),
+        (lambda p: p["containers"][0]["securityContext"].update(capabilities={"drop": ["NET_RAW"]}),
+         "container app: capabilities do not drop ALL"),
+        (lambda p: p["containers"][0]["securityContext"].update(capabilities={"drop": ["ALL"], "add": ["SYS_ADMIN"]}),
+         "container app: adds capabilities ['SYS_ADMIN']"),
+        (lambda p: p["containers"][0]["securityContext"].update(privileged=True), "container app: privileged"),
+        (lambda p: p["containers"][0].update(ports=[{"containerPort": 9100, "hostPort": 9100}]),
+         "container app: hostPort 9100"),
+        (lambda p: p.setdefault("initContainers", []).append({"name": "chown", "securityContext": {"runAsUser": 0}}),
+         "container chown: runAsUser: 0"),
+    ],
+)
+def test_the_restricted_rules_refuse_what_the_profile_refuses(change, refused):
+    """The rule set itself: a pod it admits, and each change the restricted profile refuses, refused by it."""
+    assert restricted_problems(RESTRICTED_POD) == []
+    pod = copy.deepcopy(RESTRICTED_POD)
+    change(pod)
+    problems = restricted_problems(pod)
+    assert any(problem.startswith(refused) for problem in problems), problems

@@ -30,7 +30,18 @@ import pinned_charts
 import pytest
 import yaml
 from pinned_charts import Chart, ChartsUnavailable
-from render_support import CRDS, INVENTORIES, REFERENCE, all_images, clean, crd_schema, served_schema, unknown_keys
+from render_support import (
+    CRDS,
+    INVENTORIES,
+    REFERENCE,
+    ROOT,
+    all_images,
+    clean,
+    crd_schema,
+    restricted_problems,
+    served_schema,
+    unknown_keys,
+)
 
 HOST_DRIVER = "lab, nvidia_driver_strategy: host"
 PINNED_IMAGE = re.compile(r":[\w][\w.-]*$|@sha256:[0-9a-f]{64}$")
@@ -326,6 +337,100 @@ def test_kube_prometheus_stack_has_hook_jobs_that_need_a_node(charts):
     release = monitoring.chart.release
     assert hooks == {f"{release}-admission-create": "pre-install,pre-upgrade",
                      f"{release}-admission-patch": "post-install,post-upgrade"}, hooks
+
+
+# --- Pod Security of the monitoring stack (issue 18) -----------------------------------------------------
+
+NAMESPACES = yaml.safe_load((ROOT / "group_vars/all/platform.yml").read_text())["platform_namespaces"]
+# What prometheus-operator puts on every container it generates for a Prometheus or Alertmanager (the pod's
+# securityContext is the custom resource's, from the chart's prometheusSpec/alertmanagerSpec values), read in its
+# source at tag v0.93.0 (the chart's appVersion is v0.93.1): pkg/prometheus/server/statefulset.go,
+# pkg/alertmanager/statefulset.go, pkg/operator/config_reloader.go. Not run here: no operator runs in any test tier
+# (tests/cluster_api has no kubelet); roles/monitoring/README.md says so.
+OPERATOR_CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                               "capabilities": {"drop": ["ALL"]}}
+OPERATOR_CONTAINERS = {"Prometheus": (["init-config-reloader"], ["prometheus", "config-reloader"]),
+                       "Alertmanager": (["init-config-reloader"], ["alertmanager", "config-reloader"])}
+
+
+def operator_pod_spec(resource: dict) -> dict:
+    """The pod spec the operator makes of a Prometheus or Alertmanager, as far as Pod Security looks at it: the
+    resource's pod fields, its generated containers with OPERATOR_CONTAINER_SECURITY, the resource's `containers` and
+    `initContainers` patched over them by name (as the operator merges them)."""
+    spec = resource["spec"]
+    init_names, names = OPERATOR_CONTAINERS[resource["kind"]]
+
+    def merged(generated, patches):
+        containers = {n: {"name": n, "securityContext": dict(OPERATOR_CONTAINER_SECURITY)} for n in generated}
+        for patch in patches or []:
+            base = containers.setdefault(patch["name"], {"name": patch["name"]})
+            base.update({k: v for k, v in patch.items() if k != "securityContext"})
+            base["securityContext"] = {**base.get("securityContext", {}), **patch.get("securityContext", {})}
+        return list(containers.values())
+
+    pod = {key: spec[key] for key in ("securityContext", "hostNetwork", "volumes") if key in spec}
+    return {**pod, "initContainers": merged(init_names, spec.get("initContainers")),
+            "containers": merged(names, spec.get("containers"))}
+
+
+def chart_pods(chart_render: ChartRender) -> list[tuple[str, str, dict, dict | None]]:
+    """(Kind/name, namespace, pod spec, pod annotations) of every pod the chart's objects make: workload templates,
+    bare Pods, and the pods the operator makes of Prometheus and Alertmanager resources."""
+    pods = []
+    for obj in chart_render.objects:
+        where = f"{obj['kind']}/{obj['metadata']['name']}"
+        namespace = obj["metadata"].get("namespace", chart_render.chart.namespace)
+        spec = obj.get("spec") or {}
+        if obj["kind"] in ("Deployment", "DaemonSet", "StatefulSet", "ReplicaSet", "Job"):
+            template = spec["template"]
+        elif obj["kind"] == "CronJob":
+            template = spec["jobTemplate"]["spec"]["template"]
+        elif obj["kind"] == "Pod":
+            template = obj
+        elif obj["kind"] in OPERATOR_CONTAINERS:
+            pods.append((where, namespace, operator_pod_spec(obj), (spec.get("podMetadata") or {}).get("annotations")))
+            continue
+        else:
+            continue
+        pods.append((where, namespace, template["spec"], template.get("metadata", {}).get("annotations")))
+    return pods
+
+
+def test_monitoring_runs_under_restricted_but_the_node_exporter(charts, renders, inventory):
+    """Every pod of kube-prometheus-stack (operator, Grafana with its sidecars, kube-state-metrics, the admission
+    webhook's certificate Jobs, and Prometheus and Alertmanager as the operator makes them) passes the restricted
+    rules the project's own pods pass (test_pod_security.py) and lives in the monitoring namespace, which enforces
+    restricted; the node exporter alone lives in its own namespace, privileged, since restricted refuses it."""
+    monitoring = charts["kube-prometheus-stack"]
+    pods = chart_pods(monitoring)
+    kinds = {where.split("/")[0] for where, *_ in pods}
+    assert {"Deployment", "DaemonSet", "Job", "Prometheus", "Alertmanager"} <= kinds, kinds
+    release = monitoring.chart.release
+    node_exporter = f"DaemonSet/{release}-prometheus-node-exporter"
+    placed = {where: namespace for where, namespace, *_ in pods}
+    assert placed.pop(node_exporter) == NAMESPACES["node_monitoring"]
+    assert set(placed.values()) == {NAMESPACES["monitoring"]}, placed
+    refused = {where: problems for where, _, spec, annotations in pods
+               if (problems := restricted_problems(spec, annotations))}
+    assert set(refused) == {node_exporter}, refused
+    # Why it cannot be restricted: the host's network, PIDs and filesystem are what it measures.
+    assert {"hostNetwork: true", "hostPID: true", "volume root: hostPath"} <= set(refused[node_exporter])
+    namespaces = {o["metadata"]["name"]: o["metadata"]["labels"] for o in renders[inventory].objects
+                  if o["kind"] == "Namespace"}
+    assert namespaces[NAMESPACES["monitoring"]]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert namespaces[NAMESPACES["node_monitoring"]]["pod-security.kubernetes.io/enforce"] == "privileged"
+    node_objects = [o for o in monitoring.objects if o["metadata"].get("namespace") == NAMESPACES["node_monitoring"]]
+    assert {o["kind"] for o in node_objects} == {"DaemonSet", "Service", "ServiceAccount", "ServiceMonitor"}, (
+        sorted((o["kind"], o["metadata"]["name"]) for o in node_objects))
+
+
+def test_operator_pod_spec_applies_the_resources_container_patches(charts):
+    prometheus = json.loads(json.dumps(only(charts["kube-prometheus-stack"].of("Prometheus"), "Prometheus")))
+    assert restricted_problems(operator_pod_spec(prometheus)) == []
+    prometheus["spec"]["containers"] = [{"name": "prometheus", "securityContext": {"allowPrivilegeEscalation": True}}]
+    prometheus["spec"]["securityContext"]["runAsUser"] = 0
+    assert restricted_problems(operator_pod_spec(prometheus)) == [
+        "pod runAsUser: 0", "container prometheus: allowPrivilegeEscalation is not false"]
 
 
 # --- values keys: what helm template cannot see -----------------------------------------------------------

@@ -138,6 +138,20 @@ def test_releases_and_namespaces_for_removal_and_serving():
     assert platform_namespace_list(REGISTRY, NAMESPACES, reverse=True)[0] == NAMESPACES["gateway"]
 
 
+def test_a_namespace_no_component_names_is_still_the_platforms():
+    """The node exporter's namespace belongs to no registry entry (the monitoring role creates it): verify waits for
+    its pods and node_reset deletes it all the same; upgrade's serving namespaces leave it out."""
+    node = NAMESPACES["node_monitoring"]
+    assert node not in {NAMESPACES[entry["namespace"]] for entry in REGISTRY}
+    forward = platform_namespace_list(REGISTRY, NAMESPACES)
+    assert forward[-1] == node and forward.count(node) == 1
+    assert forward[:-1] == [NAMESPACES[entry["namespace"]] for entry in REGISTRY]
+    assert platform_namespace_list(REGISTRY, NAMESPACES, reverse=True)[-1] == node
+    assert node not in platform_namespace_list(REGISTRY, NAMESPACES, serving=True)
+    assert node not in platform_namespace_list(REGISTRY, NAMESPACES, serving=False)
+    assert platform_namespace_list(REGISTRY[:1], {"monitoring": "mon", "extra": "mon"}) == ["mon"]
+
+
 def test_the_handed_over_kubeconfig_is_named_after_the_cluster():
     cluster = {"server": "https://127.0.0.1:6443", "certificate-authority-data": "Q0E="}
     source = {"clusters": [{"name": "default", "cluster": cluster}],

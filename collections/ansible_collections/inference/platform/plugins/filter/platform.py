@@ -233,8 +233,10 @@ def platform_releases(components, namespaces, reverse=False):
 
 
 def platform_namespace_list(components, namespaces, reverse=False, serving=None):
-    """The namespaces of the registry's components, each once, in delivery order (or reversed); with serving
-    true or false only those of components marked so."""
+    """The platform's namespaces, each once: the registry's components' in delivery order (or reversed), then the
+    other namespaces of platform_namespaces in their written order, which no entry names as its namespace but a
+    component's role creates for part of it (node_monitoring: the node exporter's, created by the monitoring role).
+    With serving true or false only those of components marked so (the others belong to no entry)."""
     entries = list(reversed(components)) if reverse else list(components)
     result = []
     for entry in entries:
@@ -243,6 +245,9 @@ def platform_namespace_list(components, namespaces, reverse=False, serving=None)
         name = namespaces[entry["namespace"]]
         if name not in result:
             result.append(name)
+    if serving is None:
+        owned = {entry["namespace"] for entry in components}
+        result += [name for key, name in namespaces.items() if key not in owned and name not in result]
     return result
 
 
