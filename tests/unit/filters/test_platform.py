@@ -138,18 +138,21 @@ def test_releases_and_namespaces_for_removal_and_serving():
     assert platform_namespace_list(REGISTRY, NAMESPACES, reverse=True)[0] == NAMESPACES["gateway"]
 
 
-def test_a_namespace_no_component_names_is_still_the_platforms():
-    """The node exporter's namespace belongs to no registry entry (the monitoring role creates it): verify waits for
-    its pods and node_reset deletes it all the same; upgrade's serving namespaces leave it out."""
+def test_a_components_extra_namespace_is_the_platforms():
+    """The node exporter's namespace is the monitoring entry's extra namespace (the monitoring role creates it):
+    verify waits for its pods and node_reset deletes it; upgrade's serving namespaces leave it out; a skipped
+    monitoring takes it along."""
     node = NAMESPACES["node_monitoring"]
-    assert node not in {NAMESPACES[entry["namespace"]] for entry in REGISTRY}
     forward = platform_namespace_list(REGISTRY, NAMESPACES)
-    assert forward[-1] == node and forward.count(node) == 1
-    assert forward[:-1] == [NAMESPACES[entry["namespace"]] for entry in REGISTRY]
+    assert forward.count(node) == 1 and forward.index(node) == forward.index(NAMESPACES["monitoring"]) + 1
     assert platform_namespace_list(REGISTRY, NAMESPACES, reverse=True)[-1] == node
     assert node not in platform_namespace_list(REGISTRY, NAMESPACES, serving=True)
-    assert node not in platform_namespace_list(REGISTRY, NAMESPACES, serving=False)
-    assert platform_namespace_list(REGISTRY[:1], {"monitoring": "mon", "extra": "mon"}) == ["mon"]
+    assert node in platform_namespace_list(REGISTRY, NAMESPACES, serving=False)
+    assert node not in platform_namespace_list(platform_enabled(REGISTRY, {"monitoring": "no image"}), NAMESPACES)
+    broken = copy.deepcopy(RENDERED)
+    broken[0]["extra_namespaces"] = ["nowhere"]
+    assert any("extra_namespaces is ['nowhere']" in p for p in platform_problems(broken, NAMESPACES,
+                                                                                   SHARED["platform_ports"]))
 
 
 def test_the_handed_over_kubeconfig_is_named_after_the_cluster():

@@ -17,6 +17,8 @@ from ansible_collections.inference.platform.plugins.module_utils._rules import C
 
 COMPONENT_KEYS = ("name", "namespace", "charts", "prune_kinds", "wait_seconds", "after_apply", "serving",
                   "upgrade_order")
+# extra_namespaces: keys of platform_namespaces the component's role creates for a part of it (the node exporter's).
+COMPONENT_OPTIONAL_KEYS = ("extra_namespaces",)
 CHART_KEYS = ("release", "chart", "repo", "version")
 COMPONENT_LABEL = "inference.platform/component"
 
@@ -127,10 +129,15 @@ def platform_problems(components, namespaces, ports, roles=None, delivery=None, 
             continue
         label += " (%r)" % entry.get("name")
         missing = [key for key in COMPONENT_KEYS if key not in entry]
-        unknown = sorted(set(entry) - set(COMPONENT_KEYS))
+        unknown = sorted(set(entry) - set(COMPONENT_KEYS) - set(COMPONENT_OPTIONAL_KEYS))
         if missing or unknown:
-            errors.append("%s: missing %s, unknown %s; a component has exactly %s." % (
-                label, missing or "nothing", unknown or "nothing", ", ".join(COMPONENT_KEYS)))
+            errors.append("%s: missing %s, unknown %s; a component has exactly %s (and may have %s)." % (
+                label, missing or "nothing", unknown or "nothing", ", ".join(COMPONENT_KEYS),
+                ", ".join(COMPONENT_OPTIONAL_KEYS)))
+        extra = entry.get("extra_namespaces", [])
+        if not (isinstance(extra, list) and all(key in namespaces for key in extra)):
+            errors.append("%s: extra_namespaces is %r; write a list of keys of platform_namespaces (%s)." % (
+                label, extra, ", ".join(namespaces)))
         name = entry.get("name")
         names.append(name)
         if not (isinstance(name, str) and name.replace("_", "a").isidentifier() and name == name.lower()):
@@ -233,21 +240,17 @@ def platform_releases(components, namespaces, reverse=False):
 
 
 def platform_namespace_list(components, namespaces, reverse=False, serving=None):
-    """The platform's namespaces, each once: the registry's components' in delivery order (or reversed), then the
-    other namespaces of platform_namespaces in their written order, which no entry names as its namespace but a
-    component's role creates for part of it (node_monitoring: the node exporter's, created by the monitoring role).
-    With serving true or false only those of components marked so (the others belong to no entry)."""
+    """The namespaces of the registry's components, each once, in delivery order (or reversed): each entry's namespace,
+    then its extra_namespaces (those its role creates for a part of it, such as the node exporter's); with serving
+    true or false only those of components marked so."""
     entries = list(reversed(components)) if reverse else list(components)
     result = []
     for entry in entries:
         if serving is not None and bool(entry.get("serving")) != bool(serving):
             continue
-        name = namespaces[entry["namespace"]]
-        if name not in result:
-            result.append(name)
-    if serving is None:
-        owned = {entry["namespace"] for entry in components}
-        result += [name for key, name in namespaces.items() if key not in owned and name not in result]
+        for key in [entry["namespace"], *entry.get("extra_namespaces", [])]:
+            if namespaces[key] not in result:
+                result.append(namespaces[key])
     return result
 
 
