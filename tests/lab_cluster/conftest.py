@@ -1,15 +1,47 @@
-"""pytest setup of the lab cluster gate: this directory on sys.path, and the measured timings at the end."""
+"""pytest setup of the lab cluster gate: this directory on sys.path, the session's lab, the timings at the end."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+import pytest
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from lab_cluster_support import TIMINGS  # noqa: E402
+from lab_cluster_support import (  # noqa: E402
+    INVENTORY_ARGS,
+    KUBECONFIG,
+    LAB_VARS,
+    SITE_VARS,
+    TIMINGS,
+    playbook,
+    prepare_inventory,
+    timed,
+)
+
+
+@pytest.fixture(scope="session")
+def lab():
+    """One lab for the whole gate (every test file shares it), removed at the end unless LAB_CLUSTER_KEEP=1."""
+    prepare_inventory()
+    down = timed("lab_down.yml (before)", playbook("lab_down.yml", extra=LAB_VARS))
+    assert down.returncode == 0, down.log.read_text()[-3000:]
+    KUBECONFIG.unlink(missing_ok=True)
+    up = timed("lab.yml", playbook("lab.yml", extra=LAB_VARS))
+    assert up.returncode == 0, up.log.read_text()[-3000:]
+    yield
+    if os.environ.get("LAB_CLUSTER_KEEP") != "1":
+        playbook("lab_down.yml", extra=LAB_VARS)
+
+
+@pytest.fixture(scope="session")
+def site(lab):
+    """site.yml on the session's lab, as `make lab` runs it."""
+    return timed("site.yml (first run)", playbook("site.yml", *INVENTORY_ARGS, extra=SITE_VARS))
 
 
 def pytest_terminal_summary(terminalreporter):

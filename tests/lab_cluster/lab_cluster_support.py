@@ -31,6 +31,13 @@ LAB_VARS = {"lab_name": LAB_NAME, "lab_network_cidr": NETWORK, "lab_inventory_fi
 SITE_VARS = {"cluster_name": CLUSTER, "private_network_cidr": NETWORK}
 # Wall time of each step, printed at the end of the run (conftest.py).
 TIMINGS: dict[str, float] = {}
+INVENTORY_ARGS = ("-i", str(INVENTORY))
+
+
+def timed(label: str, proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    """Record a playbook's wall time under `label` for the summary."""
+    TIMINGS[label] = proc.seconds
+    return proc
 
 
 def prepare_inventory() -> None:

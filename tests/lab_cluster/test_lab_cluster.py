@@ -14,62 +14,36 @@ the previous left:
    --limit that agent joins it again, Ready;
 5. the cluster stage of site.yml again reports changed=0 on every host.
 
-The lab is removed at the end (LAB_CLUSTER_KEEP=1 keeps it for a look: see lab_cluster_support.py for
-its names). The timings of each playbook are printed in the summary.
+The lab (conftest.py: one per session, shared with test_lab_standins.py) is removed at the end
+(LAB_CLUSTER_KEEP=1 keeps it for a look: see lab_cluster_support.py for its names). The timings of each
+playbook are printed in the summary.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
 from lab_cluster_support import (
     AGENTS,
     CLUSTER,
+    INVENTORY_ARGS,
     KUBECONFIG,
-    LAB_VARS,
     NODES,
     SITE_VARS,
     TIMINGS,
-    WORK,
     artifacts_dir,
     kubectl,
     kubectl_json,
     on_host,
     playbook,
-    prepare_inventory,
     recap,
+    timed,
     wait,
 )
 
-INVENTORY_ARGS = ("-i", str(WORK / "inventory"))
 NAMESPACE = "lab-check"
-
-
-def timed(label, proc):
-    TIMINGS[label] = proc.seconds
-    return proc
-
-
-@pytest.fixture(scope="module")
-def lab():
-    prepare_inventory()
-    down = timed("lab_down.yml (before)", playbook("lab_down.yml", extra=LAB_VARS))
-    assert down.returncode == 0, down.log.read_text()[-3000:]
-    KUBECONFIG.unlink(missing_ok=True)
-    up = timed("lab.yml", playbook("lab.yml", extra=LAB_VARS))
-    assert up.returncode == 0, up.log.read_text()[-3000:]
-    yield
-    if os.environ.get("LAB_CLUSTER_KEEP") != "1":
-        playbook("lab_down.yml", extra=LAB_VARS)
-
-
-@pytest.fixture(scope="module")
-def site(lab):
-    proc = timed("site.yml (first run)", playbook("site.yml", *INVENTORY_ARGS, extra=SITE_VARS))
-    return proc
 
 
 def test_make_lab_runs_the_cluster_stage(site):

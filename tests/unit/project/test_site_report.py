@@ -9,7 +9,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 STAGES = ["validate", "provision", "prepare", "cluster", "platform", "verify"]
 
 
-def render(skip_stages, run_tags=("all",), skip_tags=()):
+def render(skip_stages, run_tags=("all",), skip_tags=(), **facts):
     # Ansible's template lookup renders plain text (no HTML escaping) with trim_blocks on, as here.
     environment = jinja2.Environment(  # noqa: S701
         loader=jinja2.FileSystemLoader(PROJECT_ROOT / "playbooks" / "templates"),
@@ -22,6 +22,7 @@ def render(skip_stages, run_tags=("all",), skip_tags=()):
         site_skip_stages=skip_stages,
         ansible_run_tags=list(run_tags),
         ansible_skip_tags=list(skip_tags),
+        **facts,
     )
 
 
@@ -53,3 +54,11 @@ def test_stages_left_out_by_tags_are_neither_run_nor_a_shortfall():
     assert "  prepare   ran" in report
     assert "  cluster   not selected by --tags" in report
     assert last_line(report) == "Every selected stage ran."
+
+
+def test_the_lab_stand_ins_are_listed_as_stand_ins_when_they_ran():
+    line = "nvidia.com/gpu on lab-agent-1: stand-in (node status patch); the GPU Operator does not run in the lab"
+    report = render({"provision": "lab containers"}, lab_standins_report=[line])
+    assert "Lab stand-ins (roles/lab_standins; none is proof of a GPU):\n  " + line in report
+    assert last_line(report).startswith("Every selected stage that builds the platform ran")
+    assert "stand-in" not in render({"provision": "lab containers"})
