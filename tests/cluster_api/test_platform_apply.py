@@ -608,3 +608,55 @@ def test_verify_cluster_checks_judge_what_the_api_server_reports(
     assert "gpu_capacity" in failure and "pods_ready" in failure, failure
 
 
+
+
+# --- the gateway of the local lab: no database, NodePort, no Ingress (issue 17) ------------------------
+
+
+def test_a_gateway_without_database_on_a_node_port_is_applied_and_pruned_to_it(check_run, runner, inventory_vars,
+                                                                                k8s_api):
+    """Switching the applied gateway to litellm_database none + NodePort: the API server stores the NodePort Service
+    (its allocator accepts the port), the PostgreSQL, tenant and Ingress objects are pruned, and the controllers
+    create the new proxy pods under restricted (no FailedCreate). The pods stay Pending: no node runs them here."""
+    import time
+
+    from kubernetes import client
+
+    # The models of the previous test's change (so only the gateway changes), without tenants.
+    models, *_ = _changed_models(inventory_vars["inference_models"], inventory_vars["inference_tenants"])
+    applied = runner.run(
+        inference_models=models,
+        inference_tenants=[],
+        litellm_database="none",
+        litellm_service_type="NodePort",
+        litellm_node_port=30400,
+        litellm_ingress_enabled=False,
+    )
+    assert applied.returncode == 0, applied.explain()
+    namespace = inventory_vars["litellm_namespace"]
+    apps, batch, core, net = (client.AppsV1Api(k8s_api), client.BatchV1Api(k8s_api), client.CoreV1Api(k8s_api),
+                              client.NetworkingV1Api(k8s_api))
+    service = core.read_namespaced_service("litellm", namespace)
+    assert service.spec.type == "NodePort" and [(p.port, p.node_port) for p in service.spec.ports] == [(4000, 30400)]
+    assert [s.metadata.name for s in apps.list_namespaced_stateful_set(namespace).items] == []
+    assert {s.metadata.name for s in core.list_namespaced_service(namespace).items} == {"litellm"}
+    assert [j.metadata.name for j in batch.list_namespaced_job(namespace).items] == []
+    assert "litellm-tenants" not in {c.metadata.name for c in core.list_namespaced_config_map(namespace).items}
+    assert net.list_namespaced_ingress(namespace).items == []
+    assert {p.metadata.name for p in net.list_namespaced_network_policy(namespace).items} == {
+        "default-deny", "allow-dns", "litellm"}
+    deployment = apps.read_namespaced_deployment("litellm", namespace)
+    env = {e.name for e in deployment.spec.template.spec.containers[0].env}
+    assert "LITELLM_MASTER_KEY" in env and not {"DATABASE_URL", "POSTGRES_PASSWORD", "LITELLM_SALT_KEY"} & env
+
+    deadline = time.monotonic() + 120
+    while True:
+        pods = [p for p in core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/name=litellm").items
+                if not {"DATABASE_URL"} & {e.name for e in p.spec.containers[0].env or []}]
+        refused = [e.message for e in core.list_namespaced_event(namespace).items
+                   if e.reason == "FailedCreate" and "PodSecurity" in (e.message or "")]
+        assert not refused, refused
+        if pods or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert pods, "no DB-less proxy pod created within 120 s"

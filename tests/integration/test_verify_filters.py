@@ -97,3 +97,15 @@ def test_replicas_and_table():
         "  tiny: all 8 request(s) ... failed",
         "check pods_ready: PASS - all pods ready in inference",
     ]
+
+
+def test_a_skipped_check_says_skip_and_why_failed_says_fail():
+    checks = [
+        {"check": "litellm_refuses_no_key", "ok": False, "detail": "HTTP 200 without a key"},
+        {"check": "tenant_key", "ok": True, "skipped": True, "detail": "skipped: litellm_database is none"},
+    ]
+    assert verify.verify_table([], checks) == [
+        "MODEL  REPLICAS  TTFT p95  tokens/s  VERDICT",
+        "check litellm_refuses_no_key: FAIL - HTTP 200 without a key",
+        "check tenant_key: SKIP - skipped: litellm_database is none",
+    ]

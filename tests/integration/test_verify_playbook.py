@@ -9,8 +9,10 @@ What does not run here, switched off by variable, and why:
 * ``verify_gpu_facts: false``: this machine has no GPU (gpu_facts is proven against recorded
   nvidia-smi outputs in tests/unit/modules).
 * ``verify_cluster_checks: false``: there is no cluster here (node GPU capacity, pods, replicas).
-* ``verify_tenant_check: false``: the tenant key is created with litellm_key, which needs LiteLLM's
-  database; the real proxy here has none (test_modules_litellm_admin.py shows its real error). The
+* The tenant check: the tenant key is created with litellm_key, which needs LiteLLM's database; the real
+  proxy here has none (test_modules_litellm_admin.py shows its real error), which is what
+  ``litellm_database: none`` says. The inventory sets that and nothing else: the role's default then
+  switches the tenant check off, and the table and the report say it was skipped and why. The
   module's behaviour is covered by the unit stand-in.
 
 The inventory is a temporary one in the shape of the project's (group_vars/all/00_project linked to
@@ -63,10 +65,10 @@ def write_vars(inventory: Path, litellm_proxy, report_dir: Path, **overrides) ->
             {"name": "tiny-chat-slow", "replicas": {"min": 1, "max": 2}},  # through the delay stand-in, delay 0 here
         ],
         "inference_tenants": [],
-        # No GPU and no cluster on this machine; no LiteLLM database for the tenant key (module docstring).
+        # No GPU and no cluster on this machine; no LiteLLM database, so no tenant key (module docstring).
         "verify_gpu_facts": False,
         "verify_cluster_checks": False,
-        "verify_tenant_check": False,
+        "litellm_database": "none",
         "verify_litellm_url": litellm_proxy.root_url,
         "verify_smoke_concurrency": 1,
         "verify_smoke_requests": 3,
@@ -92,9 +94,15 @@ def only_report(report_dir: Path) -> dict:
 
 
 def summary_lines(stdout: str) -> list[str]:
-    """The debug lines of the Summary task (YAML list items)."""
+    """The debug lines of the Summary task (YAML list items; the callback folds a long item onto more lines)."""
     block = stdout.split("TASK [verify : Summary]", 1)[1].split("TASK [", 1)[0]
-    return [line.strip()[2:].strip("'") for line in block.splitlines() if line.strip().startswith("- ")]
+    items: list[str] = []
+    for line in block.splitlines():
+        if line.strip().startswith("- "):
+            items.append(line.strip()[2:])
+        elif items and line.strip():
+            items[-1] += " " + line.strip()
+    return [item.strip("'") for item in items]
 
 
 def test_verify_passes_and_reports(verify_inventory, litellm_proxy, delay_proxy, tmp_path):
@@ -110,6 +118,10 @@ def test_verify_passes_and_reports(verify_inventory, litellm_proxy, delay_proxy,
     assert re.fullmatch(r"tiny-chat\s+1-1 \(config\)\s+[\d.]+ s\s+[\d.]+\s+PASS", lines[1]), lines
     assert re.fullmatch(r"tiny-chat-slow\s+1-2 \(config\)\s+[\d.]+ s\s+[\d.]+\s+PASS", lines[2]), lines
     assert "check litellm_refuses_no_key: PASS - HTTP 401 without a key" in lines
+    assert (
+        "check tenant_key: SKIP - skipped: litellm_database is none: the gateway has no database, and tenant keys, "
+        "teams and budgets live in it" in lines
+    ), lines
     assert lines[-1].startswith(f"report: {report_dir}/it-verify-")
 
     report = only_report(report_dir)
@@ -123,7 +135,16 @@ def test_verify_passes_and_reports(verify_inventory, litellm_proxy, delay_proxy,
         "tenant": False,
         "smoke_gate": True,
     }
-    assert report["checks"] == [{"check": "litellm_refuses_no_key", "ok": True, "detail": "HTTP 401 without a key"}]
+    assert report["checks"] == [
+        {"check": "litellm_refuses_no_key", "ok": True, "detail": "HTTP 401 without a key"},
+        {
+            "check": "tenant_key",
+            "ok": True,
+            "skipped": True,
+            "detail": "skipped: litellm_database is none: the gateway has no database, and tenant keys, teams and "
+            "budgets live in it",
+        },
+    ]
     assert [m["model"] for m in report["models"]] == ["tiny-chat", "tiny-chat-slow"]
     for model in report["models"]:
         assert model["passed"] is True and model["failed_thresholds"] == []

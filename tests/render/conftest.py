@@ -6,6 +6,8 @@ Fixtures:
 ``removed``        Render of the hetzner inventory with one model removed, run over a copy of its output.
 ``bad_model_run``  CompletedProcess of a render with an invalid model entry (must fail at the door).
 ``host_driver``    Render of the lab inventory with nvidia_driver_strategy: host (no example inventory uses it).
+``dbless_gateway`` Render of the lab inventory with the gateway the local lab runs: litellm_database none (no
+                   tenants), a NodePort Service and no Ingress (no example inventory uses it).
 
 Everything the tests read comes from the project's own clone (tests/fixtures/reference).
 """
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from render_support import ARGOCD, INVENTORIES, ROOT, Render, _command, _run_parallel, load_render
+from render_support import ARGOCD, DBLESS_GATEWAY, INVENTORIES, ROOT, Render, _command, _run_parallel, load_render
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +73,12 @@ def second_round(renders, render_root) -> dict[str, subprocess.CompletedProcess]
             render_root / "host-driver",
         ),
     }
+    dbless_vars = render_root / "dbless.json"
+    dbless_vars.write_text(json.dumps(DBLESS_GATEWAY))
+    jobs["dbless_gateway"] = (
+        _command("lab", render_root / "dbless-gateway", ["-e", f"@{dbless_vars}"]),
+        render_root / "dbless-gateway",
+    )
     results = _run_parallel(jobs)
     results["removed_dir"] = removed_dir
     return results
@@ -94,6 +102,11 @@ def bad_model_run(second_round) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="session")
 def host_driver(second_round, render_root) -> Render:
     return load_render("lab", render_root / "host-driver", second_round["host_driver"])
+
+
+@pytest.fixture(scope="session")
+def dbless_gateway(second_round, render_root) -> Render:
+    return load_render("lab", render_root / "dbless-gateway", second_round["dbless_gateway"])
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,16 @@ CRDS = {
 FREE_FORM = {
     "prometheus.prometheusSpec.storageSpec",  # Prometheus Operator StorageSpec (volumeClaimTemplate, emptyDir)
 }
+# The gateway of the local lab (issue 17): no database, so no tenants; reached on a NodePort, no Ingress.
+DBLESS_GATEWAY = {
+    "litellm_database": "none",
+    "inference_tenants": [],
+    "litellm_service_type": "NodePort",
+    "litellm_node_port": 30400,
+    "litellm_ingress_enabled": False,
+}
+# Name of that render where the per-inventory tests list it beside the example inventories.
+DBLESS = "lab-dbless-nodeport"
 ARGOCD = {
     "enabled": True,
     "repo_url": "https://git.example.internal/platform/gitops.git",

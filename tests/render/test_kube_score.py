@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from kube_score_support import accepted, findings
-from render_support import INVENTORIES
+from render_support import DBLESS, INVENTORIES
 
 EXCEPTIONS = yaml.safe_load((Path(__file__).parent / "kube-score-exceptions.yml").read_text())
 
@@ -21,16 +21,16 @@ def own_manifests(render) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def scored(renders, kubernetes_version) -> dict[str, list[dict]]:
+def scored(renders, dbless_gateway, kubernetes_version) -> dict[str, list[dict]]:
     results = {}
-    for inventory in INVENTORIES:
-        render = renders[inventory]
+    for inventory in (*INVENTORIES, DBLESS):
+        render = dbless_gateway if inventory == DBLESS else renders[inventory]
         assert render.returncode == 0, f"render of {inventory} failed:\n{render.stdout[-3000:]}"
         results[inventory] = findings(own_manifests(render), kubernetes_version)
     return results
 
 
-@pytest.mark.parametrize("inventory", INVENTORIES)
+@pytest.mark.parametrize("inventory", (*INVENTORIES, DBLESS))
 def test_no_critical_finding_but_the_accepted_ones(scored, inventory):
     unexplained = [f for f in scored[inventory] if not any(accepted(f, e) for e in EXCEPTIONS)]
     assert not unexplained, f"{inventory}: kube-score CRITICAL findings on the project's own objects:\n" + "\n".join(

@@ -12,14 +12,15 @@ from __future__ import annotations
 import copy
 
 import pytest
-from render_support import INVENTORIES, restricted_problems
+import yaml
+from render_support import DBLESS, INVENTORIES, restricted_problems
 
 WORKLOADS = ("Deployment", "StatefulSet", "Job", "DaemonSet")
 
 
-@pytest.fixture(params=INVENTORIES)
+@pytest.fixture(params=(*INVENTORIES, DBLESS))
 def render(request, renders):
-    result = renders[request.param]
+    result = request.getfixturevalue("dbless_gateway") if request.param == DBLESS else renders[request.param]
     assert result.returncode == 0, f"render of {request.param} failed:\n{result.stdout[-4000:]}"
     return result
 
@@ -88,7 +89,9 @@ def test_statefulsets_have_a_headless_governing_service(render):
         (o["metadata"]["namespace"], o["metadata"]["name"]): o for o in render.objects if o["kind"] == "Service"
     }
     sets = [o for o in render.objects if o["kind"] == "StatefulSet"]
-    assert sets
+    config = next(o for o in render.objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "litellm-config")
+    # The gateway's PostgreSQL is the platform's one StatefulSet; a gateway without database (lab) has none.
+    assert bool(sets) == ("database_url" in yaml.safe_load(config["data"]["config.yaml"])["general_settings"])
     for sts in sets:
         service = services.get((sts["metadata"]["namespace"], sts["spec"]["serviceName"]))
         assert service, f"StatefulSet {sts['metadata']['name']}: no Service {sts['spec']['serviceName']}"

@@ -360,6 +360,75 @@ def test_tenants_become_litellm_teams(render):
     assert any(o["kind"] == "Job" and o["metadata"]["name"].startswith("litellm-tenants-") for o in render.objects)
 
 
+# --- the gateway of the local lab: no database, NodePort, no Ingress (issue 17) ---------------------------
+
+
+def _litellm(render) -> dict[tuple[str, str], dict]:
+    """The gateway's objects (not the Argo CD Application, which only the lab's first render is given)."""
+    return {(o["kind"], o["metadata"]["name"]): o for o in render.objects
+            if o["__file__"].startswith("litellm/") and o["kind"] != "Application"}
+
+
+def test_a_gateway_without_database_has_no_postgres_tenants_or_ingress(dbless_gateway, renders, kubernetes_version):
+    assert dbless_gateway.returncode == 0, dbless_gateway.stdout[-4000:] + dbless_gateway.stderr[-2000:]
+    dbless, usual = _litellm(dbless_gateway), _litellm(renders["lab"])
+    gone = {key for key in usual if key not in dbless}
+    assert {(kind, name if kind != "Job" else "litellm-tenants-*") for kind, name in gone} == {
+        ("StatefulSet", "litellm-postgres"),
+        ("Service", "litellm-postgres"),
+        ("NetworkPolicy", "litellm-postgres"),
+        ("NetworkPolicy", "litellm-tenants"),
+        ("ConfigMap", "litellm-tenants"),
+        ("Job", "litellm-tenants-*"),
+        ("Ingress", "litellm"),
+    }
+    assert set(dbless) < set(usual), "the DB-less gateway added an object"
+    for obj in dbless.values():
+        kubernetes_validate.validate(clean(obj), kubernetes_version, strict=True) if obj["kind"] not in CRDS else None
+
+    proxy = dbless[("Deployment", "litellm")]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in proxy["env"]}
+    assert not {"DATABASE_URL", "POSTGRES_PASSWORD", "LITELLM_SALT_KEY"} & set(env)
+    assert env["LITELLM_MASTER_KEY"]["valueFrom"]["secretKeyRef"]["key"] == "master-key"
+    usual_proxy = usual[("Deployment", "litellm")]["spec"]["template"]["spec"]["containers"][0]
+    usual_env = [e["name"] for e in usual_proxy["env"]]
+    assert [name for name in usual_env if name not in {"DATABASE_URL", "POSTGRES_PASSWORD", "LITELLM_SALT_KEY"}] == [
+        e["name"] for e in proxy["env"]
+    ]
+    config = yaml.safe_load(dbless[("ConfigMap", "litellm-config")]["data"]["config.yaml"])
+    assert config["general_settings"] == {
+        "master_key": "os.environ/LITELLM_MASTER_KEY", "store_model_in_db": False, "disable_spend_logs": False}
+    usual_config = yaml.safe_load(usual[("ConfigMap", "litellm-config")]["data"]["config.yaml"])
+    assert usual_config["general_settings"]["database_url"] == "os.environ/DATABASE_URL"
+
+
+def test_a_node_port_gateway_admits_the_cluster_networks_on_its_port(dbless_gateway, renders):
+    settings = {**yaml.safe_load((ROOT / "group_vars/all/main.yml").read_text()),
+                **yaml.safe_load((ROOT / "inventories/lab/group_vars/all/50_lab.yml").read_text())}
+    dbless, usual = _litellm(dbless_gateway), _litellm(renders["lab"])
+    service = dbless[("Service", "litellm")]["spec"]
+    assert service["type"] == "NodePort"
+    assert service["ports"] == [{"name": "http", "port": 4000, "targetPort": "http", "protocol": "TCP",
+                                 "nodePort": 30400}]
+    assert usual[("Service", "litellm")]["spec"]["type"] == "ClusterIP"
+    assert "nodePort" not in usual[("Service", "litellm")]["spec"]["ports"][0]
+
+    policy = dbless[("NetworkPolicy", "litellm")]["spec"]
+    in_cluster, node_port = policy["ingress"]
+    assert node_port == {
+        "from": [{"ipBlock": {"cidr": settings["private_network_cidr"]}}, {"ipBlock": {"cidr": settings["pod_cidr"]}}],
+        "ports": [{"protocol": "TCP", "port": 4000}],
+    }
+    assert settings["private_network_cidr"] == "10.89.42.0/24"
+    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "litellm-tenants"}}} not in in_cluster["from"]
+    assert [rule["to"][0].get("podSelector") for rule in policy["egress"]] == [
+        {"matchLabels": {"app.kubernetes.io/name": "vllm"}}]
+    # The usual gateway: one rule (ingress controller, Prometheus, the tenant Job), egress to vLLM and PostgreSQL.
+    usual_policy = usual[("NetworkPolicy", "litellm")]["spec"]
+    assert len(usual_policy["ingress"]) == 1 and len(usual_policy["ingress"][0]["from"]) == 3
+    assert len(usual_policy["egress"]) == 2
+
+
 # --- metric names --------------------------------------------------------------------------------
 
 

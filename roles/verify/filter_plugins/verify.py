@@ -111,7 +111,7 @@ def verify_table(models, checks):
         if not model.get("passed"):
             lines.append(f"  {model['model']}: {model.get('message')}")
     for check in checks or []:
-        verdict = "PASS" if check.get("ok") else "FAIL"
+        verdict = "SKIP" if check.get("skipped") else "PASS" if check.get("ok") else "FAIL"
         lines.append(f"check {check['check']}: {verdict} - {check.get('detail')}")
     return lines
 

@@ -83,7 +83,10 @@ def litellm_executable(python: Path | None = None) -> str:
     raise FileNotFoundError(f"no `litellm` command beside {python}: the servers' venv lacks litellm[proxy]")
 
 
-def write_config(path: Path, routes: tuple[Route, ...], request_timeout: float = 60.0) -> None:
+def write_config(
+    path: Path, routes: tuple[Route, ...], request_timeout: float = 60.0, settings: dict | None = None
+) -> None:
+    """The proxy's config file; ``settings`` replaces whole sections (e.g. the role's general_settings)."""
     config = {
         "model_list": [
             {
@@ -100,6 +103,7 @@ def write_config(path: Path, routes: tuple[Route, ...], request_timeout: float =
         ],
         "general_settings": {"master_key": f"os.environ/{MASTER_KEY_ENV}"},
         "litellm_settings": {"num_retries": 0, "request_timeout": request_timeout, "telemetry": False},
+        **(settings or {}),
     }
     # JSON is YAML: no YAML library needed in the test process.
     path.write_text(json.dumps(config, indent=2) + "\n")
@@ -111,13 +115,14 @@ def start_litellm_proxy(
     master_key: str | None = None,
     port: int | None = None,
     ready_timeout: float = 180.0,
+    settings: dict | None = None,
 ) -> LiteLLMProxy:
-    """Start the proxy and return once /v1/models answers 200 to the master key."""
+    """Start the proxy and return once /v1/models answers 200 to the master key (settings: see write_config)."""
     port = port or free_port()
     master_key = master_key or new_master_key()
     work_dir.mkdir(parents=True, exist_ok=True)
     config_path = work_dir / "litellm-config.yaml"
-    write_config(config_path, routes)
+    write_config(config_path, routes, settings=settings)
 
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
     env[MASTER_KEY_ENV] = master_key

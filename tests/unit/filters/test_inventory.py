@@ -63,7 +63,7 @@ def test_a_good_inventory_has_no_problem():
 
 
 def test_the_filters_are_registered():
-    assert set(FilterModule().filters()) == {"inventory_problems", "admin_cidrs_problems"}
+    assert set(FilterModule().filters()) == {"inventory_problems", "admin_cidrs_problems", "gateway_problems"}
 
 
 @pytest.mark.parametrize(

@@ -119,6 +119,22 @@ SEVENTY_B_FP16 = {
 }
 # Issue 19's table: each bad input, given to the good fixture with -e, and the sentences validate answers with.
 REFUSED = {
+    "tenants on a gateway without database": (
+        {"litellm_database": "none"},
+        [
+            f"litellm_database is none {IN_GROUP_VARS}, but inference_tenants lists team-a: tenants become LiteLLM "
+            "teams with keys and budgets, which live in the gateway's database. Write inference_tenants: [] (only "
+            "the master key reaches the models), or litellm_database: postgres."
+        ],
+    ),
+    "a node port outside the range": (
+        {"litellm_service_type": "NodePort", "litellm_node_port": 8080},
+        [
+            f"litellm_service_type is NodePort {IN_GROUP_VARS} but litellm_node_port is '8080'; write a port from "
+            "30000 to 32767 (the Kubernetes API server's default service-node-port-range), e.g. litellm_node_port: "
+            "30400, and point verify_litellm_url at http://<a node's address>:<that port>."
+        ],
+    ),
     "world-open IPv4 admin_cidrs": (
         {"admin_cidrs": ["0.0.0.0/0"]},
         [f"admin_cidrs entry 0.0.0.0/0 {IN_GROUP_VARS} {WORLD_OPEN}"],
@@ -213,6 +229,11 @@ ACCEPTED = {
     "world-open admin_cidrs with the explicit opt-in": (
         "-e",
         json.dumps({"admin_cidrs": ["0.0.0.0/0"], "admin_cidrs_allow_world": "true"}),
+    ),
+    "the lab's gateway: no database, no tenants, a NodePort given as strings": (
+        "-e",
+        json.dumps({"litellm_database": "none", "inference_tenants": [], "litellm_service_type": "NodePort",
+                    "litellm_node_port": "30400", "litellm_ingress_enabled": "false"}),
     ),
     "an image pinned by digest": ("-e", "vllm_image=docker.io/vllm/vllm-openai@sha256:" + "ab" * 32),
 }

@@ -3,7 +3,8 @@
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 # SPDX-License-Identifier: Apache-2.0
 """The validate stage's checks of the inventory: groups, node names and addresses, cluster-wide settings,
-pinned versions and renamed variables. Documentation: the sidecar file inventory_problems.yml.
+pinned versions and renamed variables, and the gateway's database and Service. Documentation: the sidecar files
+inventory_problems.yml, admin_cidrs_problems.yml and gateway_problems.yml.
 
 roles/validate_inventory calls this once on the controller, before any host is touched; the model list is
 checked by the sibling filter model_list.py. Every rule is a sentence that names where the wrong value is and
@@ -450,8 +451,90 @@ def inventory_problems(
     return {"errors": errors + digests["errors"], "warnings": warnings + digests["warnings"]}
 
 
+GATEWAY_DATABASES = ("postgres", "none")
+GATEWAY_SERVICE_TYPES = ("ClusterIP", "NodePort")
+NODE_PORT_RANGE = (30000, 32767)  # kube-apiserver's default --service-node-port-range
+
+
+def _node_port(value):
+    """The port as an int (an -e gives a string), or None when it is not a whole number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def gateway_problems(settings, tenants=(), where="in the inventory's group_vars/all"):
+    """The LiteLLM gateway's database, Service and tenants: {'errors': [...], 'warnings': [...]} (sentences).
+
+    settings: litellm_database, litellm_service_type, litellm_node_port, litellm_node_port_source_cidrs,
+    litellm_ingress_enabled; a name that is absent or '__undefined__' keeps the litellm role's default (the validate
+    stage passes only what the inventory sets; the role passes every value).
+    """
+    if not isinstance(settings, Mapping):
+        raise AnsibleFilterError("gateway_problems expects a mapping of the litellm_* settings")
+    values = {name: value for name, value in settings.items() if value != UNDEFINED}
+    errors, warnings = [], []
+    database = values.get("litellm_database", "postgres")
+    if database not in GATEWAY_DATABASES:
+        errors.append("litellm_database is '%s' %s; write postgres (keys, tenants, budgets and spend in PostgreSQL) "
+                      "or none (no database: the master key only)." % (database, where))
+    tenants = [] if tenants == UNDEFINED or not isinstance(tenants, (list, tuple)) else tenants
+    tenant_names = [str(tenant.get("name")) if isinstance(tenant, Mapping) else str(tenant) for tenant in tenants]
+    if database == "none" and tenant_names:
+        errors.append(
+            "litellm_database is none %s, but inference_tenants lists %s: tenants become LiteLLM teams with keys and "
+            "budgets, which live in the gateway's database. Write inference_tenants: [] (only the master key reaches "
+            "the models), or litellm_database: postgres." % (where, ", ".join(tenant_names)))
+    service_type = values.get("litellm_service_type", "ClusterIP")
+    if service_type not in GATEWAY_SERVICE_TYPES:
+        errors.append("litellm_service_type is '%s' %s; write ClusterIP (clients come through the Ingress) or "
+                      "NodePort (with litellm_node_port)." % (service_type, where))
+    port_value = values.get("litellm_node_port")
+    if service_type == "NodePort":
+        port = _node_port(port_value)
+        if port is None or not NODE_PORT_RANGE[0] <= port <= NODE_PORT_RANGE[1]:
+            errors.append(
+                "litellm_service_type is NodePort %s but litellm_node_port is %s; write a port from %d to %d (the "
+                "Kubernetes API server's default service-node-port-range), e.g. litellm_node_port: 30400, and point "
+                "verify_litellm_url at http://<a node's address>:<that port>."
+                % (where, "not set" if port_value is None else "'%s'" % (port_value,), NODE_PORT_RANGE[0],
+                   NODE_PORT_RANGE[1]))
+        cidrs = values.get("litellm_node_port_source_cidrs")
+        if "litellm_node_port_source_cidrs" in values:
+            if not isinstance(cidrs, list) or not cidrs:
+                errors.append(
+                    "litellm_node_port_source_cidrs is %r %s; write a non-empty list of networks, e.g. "
+                    "['<private_network_cidr>', '<pod_cidr>'] (the role's default): kube-proxy hands NodePort "
+                    "clients to the proxy from a node's address or its tunnel/bridge address in the pod network."
+                    % (cidrs, where))
+            else:
+                for cidr in cidrs:
+                    if network(cidr) is None:
+                        errors.append(
+                            "litellm_node_port_source_cidrs entry '%s' %s is not a network in CIDR notation with its "
+                            "host bits zero; write e.g. %s." % (cidr, where, network_suggestion(cidr, "10.42.0.0/16")))
+    elif port_value is not None:
+        warnings.append("litellm_node_port is %s %s but litellm_service_type is %s: the port is not used; set "
+                        "litellm_service_type: NodePort, or remove litellm_node_port." % (port_value, where,
+                                                                                          service_type))
+    ingress_ok, ingress = as_bool(values.get("litellm_ingress_enabled", True))
+    if not ingress_ok:
+        errors.append("litellm_ingress_enabled is '%s' %s; write true or false."
+                      % (values.get("litellm_ingress_enabled"), where))
+    elif not ingress and service_type == "ClusterIP":
+        warnings.append("litellm_ingress_enabled is false and litellm_service_type is ClusterIP %s: the gateway is "
+                        "reachable only from inside the cluster (kubectl port-forward); set litellm_service_type: "
+                        "NodePort or enable the Ingress for clients outside it." % where)
+    return {"errors": errors, "warnings": warnings}
+
+
 class FilterModule:
     """The inventory filters of inference.platform."""
 
     def filters(self):
-        return {"inventory_problems": inventory_problems, "admin_cidrs_problems": admin_cidrs_problems}
+        return {"inventory_problems": inventory_problems, "admin_cidrs_problems": admin_cidrs_problems,
+                "gateway_problems": gateway_problems}
