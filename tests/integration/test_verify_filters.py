@@ -109,3 +109,12 @@ def test_a_skipped_check_says_skip_and_why_failed_says_fail():
         "check litellm_refuses_no_key: FAIL - HTTP 200 without a key",
         "check tenant_key: SKIP - skipped: litellm_database is none",
     ]
+
+
+def test_a_lab_gpu_stand_in_is_named_as_such():
+    standin = node("lab-agent-1", "1")
+    standin["metadata"]["labels"] = {"inference.platform/lab-standin": "gpu", "nvidia.com/gpu.present": "true"}
+    real = node("gpu-1", "8")
+    real["metadata"]["labels"] = {"nvidia.com/gpu.present": "true"}
+    assert verify.verify_standin_gpu_nodes([real, standin, node("cpu-1")]) == ["lab-agent-1"]
+    assert verify.verify_standin_gpu_nodes([real]) == []

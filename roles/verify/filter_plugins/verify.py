@@ -45,6 +45,15 @@ def verify_node_gpus(nodes):
     return out
 
 
+def verify_standin_gpu_nodes(nodes, label="inference.platform/lab-standin"):
+    """Names of the nodes whose nvidia.com/gpu is a lab stand-in (roles/lab_standins labels them), sorted."""
+    return sorted(
+        (node.get("metadata") or {}).get("name")
+        for node in nodes or []
+        if ((node.get("metadata") or {}).get("labels") or {}).get(label) == "gpu"
+    )
+
+
 def verify_unready_pods(pods):
     """Pods that are neither Ready nor finished (Succeeded), each as 'name (phase, reason)'."""
     problems = []
@@ -121,6 +130,7 @@ class FilterModule:
         return {
             "verify_gpu_shortfall": verify_gpu_shortfall,
             "verify_node_gpus": verify_node_gpus,
+            "verify_standin_gpu_nodes": verify_standin_gpu_nodes,
             "verify_unready_pods": verify_unready_pods,
             "verify_replicas": verify_replicas,
             "verify_table": verify_table,
