@@ -9,12 +9,14 @@ PLAYBOOK := $(VENV_BIN)/ansible-playbook
 setup:
 	scripts/setup.sh
 
-# The main job on the local lab: build (or find cached) the kubeadm node artifacts, start the lab hosts,
-# then run site.yml against them as far as the lab can go; the last lines say which stages ran and where
-# the run stopped and why.
+# The main job on the local lab: build (or find cached) the kubeadm node artifacts, start the lab hosts
+# (which also sets the podman settings image builds need here), build (or find cached) the platform's own
+# images (llama-server, LiteLLM: scripts/build-platform-images.sh), then run site.yml against them as far
+# as the lab can go; the last lines say which stages ran and where the run stopped and why.
 lab: setup
 	scripts/build-node-artifacts.sh
 	$(PLAYBOOK) playbooks/lab.yml
+	scripts/build-platform-images.sh
 	$(PLAYBOOK) -i inventories/lab playbooks/site.yml
 
 # Remove the lab hosts, network and inventory (the image stays cached).

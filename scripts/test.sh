@@ -111,10 +111,11 @@ for file in molecule/*/molecule.yml; do
   [[ " ${scenarios[*]} " == *" $scenario "* ]] || { echo "scripts/test.sh: add molecule/$scenario to the list"; exit 2; }
 done
 # pytest renders the pinned charts with the project's Helm (tests/render/test_upstream_charts.py): it waits for the
-# Go builds, so go-builds comes first (about 1 s when cached).
+# Go builds, so go-builds comes first (about 1 s when cached); it runs podman containers (the platform images,
+# tests/integration/test_platform_images.py) with the podman settings the lab-image gate writes.
 # lab-cluster is the longest gate (14-25 min): it is taken right after its needs, beside pytest, so that the
 # two slots end together (last in the list it made the run ~12 min longer on a warm cache).
-gates=(go-builds ansible-lint "pytest:needs=go-builds" yamllint ruff syntax sanity lab-image node-artifacts
+gates=(go-builds ansible-lint "pytest:needs=go-builds,lab-image" yamllint ruff syntax sanity lab-image node-artifacts
   "lab-cluster:needs=lab-image,node-artifacts")
 for scenario in "${scenarios[@]}"; do gates+=("molecule:$scenario:needs=lab-image"); done
 gates+=("cluster-api:needs=go-builds")

@@ -5,6 +5,7 @@ The join files are rendered with stand-in secrets (a fixed token, hash and key),
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -131,6 +132,26 @@ def test_local_source_names_the_images_of_the_node_artifacts(local):
     assert cluster["imageRepository"] == "localhost/kubeadm"
     assert cluster["etcd"] == {"local": {"imageTag": "3.6.5-0"}}
     assert cluster["dns"] == {"imageTag": "v1.14.7"}
+
+
+def test_extra_image_archives_go_to_every_node_beside_the_clusters_own(local):
+    """kubeadm_local_extra_images_dir's archives (stand-in manifests in render.yml): every node, an extra- prefix."""
+    server = json.loads((local / "lcp-1/node-archives.json").read_text())
+    worker = json.loads((local / "lw-1/node-archives.json").read_text())
+    extra = {
+        "src": "/srv/platform-images/images/llama-server.tar",
+        "dest": "/var/lib/inference-platform/images/extra-llama-server.tar",
+        "sha256": "c" * 64,
+        "ref": "localhost/inference-platform/llama-server:b11312",
+    }
+    assert extra in server and extra in worker
+    assert [a["ref"] for a in server] == [
+        "localhost/kubeadm/kube-apiserver:v1.35.4",
+        "localhost/kubeadm/pause:3.10.1",
+        extra["ref"],
+    ]
+    assert [a["ref"] for a in worker] == ["localhost/kubeadm/pause:3.10.1", extra["ref"]]
+    assert server[0]["src"].endswith("/build/artifacts/kubeadm/v1.35.4/images/kube-apiserver.tar")
 
 
 def test_cgroup_v1_opt_in_sets_fail_cgroup_v1_false(local):

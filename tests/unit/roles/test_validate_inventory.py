@@ -390,7 +390,9 @@ def test_a_world_open_network_with_the_opt_in_is_warned_about(runs):
     # The images the versions file pins by tag only are warned about too (issue 18); the gateway's is accepted
     # explicitly by the example inventory, so it is neither refused nor warned.
     images = sorted(w.split(" ")[0] for w in warnings if " is pinned by tag only " in w)
-    assert images == ["ee_base_image", "litellm_postgres_image", "vllm_image"], warnings
+    assert images == [
+        "ee_base_image", "litellm_postgres_image", "llamacpp_cuda_image", "llamacpp_image", "vllm_image"
+    ], warnings
     warnings = [w for w in warnings if " is pinned by tag only " not in w]
     assert warnings == [
         "admin_cidrs entry 0.0.0.0/0 opens SSH and the Kubernetes API (6443) to everybody, because "
