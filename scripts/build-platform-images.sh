@@ -249,7 +249,7 @@ debian_mirror() {
 
 # rootfs NAME PACKAGE...: components/rootfs-NAME/rootfs.tar, a debootstrapped Debian with PACKAGEs (cached).
 rootfs() {
-    local name=$1 dir=$cache_root/components/rootfs-$1 t0 mirror
+    local name=$1 dir=$cache_root/components/rootfs-$1 t0 mirror sums
     shift
     local inputs="$base_release $*"
     if [[ -f $dir/stamp ]] && grep -qxF "inputs=$inputs" "$dir/stamp" && gb_stamp_ok "$dir/stamp" "$dir" rootfs.tar; then
@@ -266,7 +266,8 @@ rootfs() {
         "$dir"/rootfs/usr/share/man/* "$dir"/rootfs/usr/share/locale/*
     tar --numeric-owner -C "$dir/rootfs" -cf "$dir/rootfs.tar" .
     rm -rf "$dir/rootfs" "$dir/debootstrap.log"
-    { echo "inputs=$inputs"; echo "built_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; gb_stamp_sums "$dir"; } >"$dir/stamp"
+    sums=$(gb_stamp_sums "$dir")
+    { echo "inputs=$inputs"; echo "built_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "$sums"; } >"$dir/stamp"
     timings+=("rootfs-$name=$(($(date +%s) - t0))s")
 }
 
@@ -280,7 +281,7 @@ base_image() {
 
 # image NAME CONTEXT INPUTS: build ${image_ref[NAME]} from CONTEXT/Containerfile into $(comp_dir NAME)/NAME.tar.
 image() {
-    local name=$1 ctx=$2 dir t0 inputs=$3
+    local name=$1 ctx=$2 dir t0 inputs=$3 sums
     dir=$(comp_dir "$name")
     t0=$(date +%s)
     rm -rf "$dir" && mkdir -p "$dir"
@@ -291,8 +292,9 @@ image() {
             "on these machines the lab's podman settings (playbooks/lab.yml -e lab_state=image writes them)"
     [[ $load == 1 ]] || temp_refs+=("${image_ref[$name]}")
     gb_run podman save --quiet --format oci-archive -o "$dir/$name.tar" "${image_ref[$name]}"
+    sums=$(gb_stamp_sums "$dir")
     { echo "inputs=$inputs"; echo "built_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "seconds=$(($(date +%s) - t0))"
-      gb_stamp_sums "$dir"; } >"$dir/stamp"
+      echo "$sums"; } >"$dir/stamp"
     timings+=("$name=$(($(date +%s) - t0))s")
     gb_log "built ${image_ref[$name]} in $(($(date +%s) - t0)) s"
 }

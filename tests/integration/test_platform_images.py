@@ -1,0 +1,373 @@
+"""The platform's own images (scripts/build-platform-images.sh) run the way the lab's pods run them.
+
+The script builds (or finds cached) ``localhost/inference-platform/llama-server:<llamacpp_version>`` and
+``localhost/inference-platform/litellm:<litellm_version>`` and loads them into podman's store. Then, in one
+podman pod (the two containers share its network namespace, as a Service would join them on a cluster):
+
+* llama-server runs from its image's entrypoint on the tiny GGUF, as an arbitrary non-root UID with a
+  read-only root file system, with ``--metrics``; its ``/health`` and ``/metrics`` answer and it reports the
+  pinned llama.cpp build;
+* LiteLLM's copy-ui init step and the proxy run as the litellm role's Deployment runs them
+  (roles/litellm/templates/objects.yaml.j2: ``sh -c cp -R /var/lib/litellm/ui/. ...``, then only
+  ``--config FILE --port PORT`` as arguments to the image's entrypoint, its environment, UID 65534,
+  read-only root, scratch directories as the pod's emptyDirs); with a config routing ``tiny-chat`` to
+  llama-server over the OpenAI-compatible route it lists the model on ``/v1/models``, answers a chat
+  completion with the master key, serves the admin UI from the copied directory, and ``python3`` (what the
+  tenant-sync Job runs) is the image's Python with LiteLLM importable.
+
+What this does not prove: the images on a Kubernetes node (the lab cluster imports them through
+kubeadm_local_extra_images_dir; see roles/kubeadm/README.md), nor anything about LiteLLM's database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from servers.process import free_port
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "build-platform-images.sh"
+VERSIONS = yaml.safe_load((ROOT / "group_vars" / "all" / "versions.yml").read_text())
+LITELLM_TEMPLATE = ROOT / "roles" / "litellm" / "templates" / "objects.yaml.j2"
+SCRATCH = "/var/run/litellm/"  # the template's `scratch`
+UID_LLAMA = "4242:4242"  # any non-root UID: the image must not depend on its own USER
+UID_LITELLM = "65534:65534"  # the role's pod security context (nobody)
+ROUTE = "tiny-chat"
+PRINT_PREFIX = "import litellm, sys, os; print(sys.prefix, os.environ['LITELLM_LOCAL_MODEL_COST_MAP'])"
+
+
+def run(argv: list[str], timeout: float = 120.0) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def http_json(url: str, body: dict | None = None, key: str | None = None, timeout: float = 30.0):
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310 - loopback URL built here
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        raw = response.read().decode()
+        return response.status, (json.loads(raw) if raw.startswith(("{", "[")) else raw)
+
+
+def wait_for(url: str, seconds: float, what: str, logs) -> float:
+    started = time.monotonic()
+    last = ""
+    while time.monotonic() - started < seconds:
+        try:
+            status, _ = http_json(url, timeout=3)
+            if status == 200:
+                return time.monotonic() - started
+        except OSError as exc:  # refused, reset, HTTP 503 while loading
+            last = str(exc)
+        time.sleep(0.5)
+    pytest.fail(f"{what} did not answer {url} within {seconds} s ({last}); its log:\n{logs()}")
+
+
+@pytest.fixture(scope="module")
+def platform_images(integration_timings) -> dict[str, str]:
+    if shutil.which("podman") is None:
+        pytest.fail("podman is needed to build and run the platform images (scripts/setup.sh installs it)")
+    started = time.monotonic()
+    result = run([str(SCRIPT), "--load"], timeout=3600)
+    integration_timings["platform images (build or cache + load)"] = time.monotonic() - started
+    assert result.returncode == 0, f"scripts/build-platform-images.sh failed:\n{result.stderr[-4000:]}"
+    set_dir = Path(result.stdout.strip().splitlines()[-1])
+    check = subprocess.run(["sha256sum", "--quiet", "--strict", "-c", "SHA256SUMS"], cwd=set_dir, check=False)
+    assert check.returncode == 0, f"{set_dir}: an archive does not match SHA256SUMS"
+    refs = json.loads((set_dir / "images.json").read_text())["images"]
+    images = {Path(archive).stem: ref for archive, ref in refs.items()}
+    assert images == {
+        "llama-server": f"localhost/inference-platform/llama-server:{VERSIONS['llamacpp_version']}",
+        "litellm": f"localhost/inference-platform/litellm:{VERSIONS['litellm_version']}",
+    }
+    for ref in images.values():
+        labels = json.loads(run(["podman", "image", "inspect", "--format", "{{json .Labels}}", ref]).stdout)
+        assert any(key.startswith("io.inference-platform.") for key in labels), (
+            f"{ref} carries no io.inference-platform.* label: scripts/remove-project-images.sh would not find it"
+        )
+    return images
+
+
+@pytest.fixture(scope="module")
+def image_pod(platform_images, tiny_model, tmp_path_factory, integration_timings):
+    """One podman pod: llama-server on the tiny model, LiteLLM in front of it; ports published on loopback."""
+    work = tmp_path_factory.mktemp("platform-images")
+    pod = f"ip-images-{secrets.token_hex(4)}"
+    llama_port, gateway_port = free_port(), free_port()
+    master_key = "sk-" + secrets.token_hex(16)
+    config = {
+        "model_list": [
+            {
+                "model_name": ROUTE,
+                "litellm_params": {
+                    "model": "openai/tiny-llama",
+                    "api_base": "http://127.0.0.1:8080/v1",
+                    "api_key": "none",
+                },
+            }
+        ],
+        "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY"},
+        "litellm_settings": {"telemetry": False},
+    }
+    (work / "config").mkdir()
+    (work / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    scratch = {name: work / name for name in ("ui", "assets", "migrations", "cache", "tmp", "llama-tmp")}
+    for name, path in scratch.items():
+        path.mkdir()
+        uid = int((UID_LLAMA if name == "llama-tmp" else UID_LITELLM).split(":")[0])
+        os.chown(path, uid, uid)  # an emptyDir is writable by the pod's user
+    model_dir = work / "model"
+    model_dir.mkdir()
+    shutil.copy(tiny_model.path, model_dir / "tiny.gguf")
+    os.chmod(model_dir / "tiny.gguf", 0o644)
+
+    def logs(name: str):
+        return lambda: (lambda r: r.stdout[-3000:] + r.stderr[-3000:])(run(["podman", "logs", f"{pod}-{name}"]))
+
+    created = run(
+        [
+            "podman",
+            "pod",
+            "create",
+            "--name",
+            pod,
+            "-p",
+            f"127.0.0.1:{llama_port}:8080",
+            "-p",
+            f"127.0.0.1:{gateway_port}:4000",
+        ]
+    )
+    assert created.returncode == 0, created.stderr
+    try:
+        started = time.monotonic()
+        llama = run(
+            [
+                "podman",
+                "run",
+                "-d",
+                "--pod",
+                pod,
+                "--name",
+                f"{pod}-llama",
+                "--read-only",
+                "--user",
+                UID_LLAMA,
+                "--cap-drop",
+                "ALL",
+                "--security-opt",
+                "no-new-privileges",
+                "-v",
+                f"{model_dir}:/models:ro",
+                "-v",
+                f"{scratch['llama-tmp']}:/tmp",
+                platform_images["llama-server"],
+                "-m",
+                "/models/tiny.gguf",
+                "--alias",
+                "tiny-llama",
+                "--port",
+                "8080",
+                "--metrics",
+                "-c",
+                "512",
+                "-np",
+                "2",
+                "-t",
+                "1",
+            ]
+        )
+        assert llama.returncode == 0, llama.stderr
+        # The role's copy-ui init container, as the template writes it (the test checks the template still does).
+        copy_ui = run(
+            [
+                "podman",
+                "run",
+                "--rm",
+                "--pod",
+                pod,
+                "--read-only",
+                "--user",
+                UID_LITELLM,
+                "--cap-drop",
+                "ALL",
+                "--security-opt",
+                "no-new-privileges",
+                "-v",
+                f"{scratch['ui']}:{SCRATCH}ui",
+                "-v",
+                f"{scratch['assets']}:{SCRATCH}assets",
+                "--entrypoint",
+                "sh",
+                platform_images["litellm"],
+                "-c",
+                f"cp -R /var/lib/litellm/ui/. {SCRATCH}ui/ && cp -R /var/lib/litellm/assets/. {SCRATCH}assets/",
+            ]
+        )
+        assert copy_ui.returncode == 0, copy_ui.stderr
+        env = {
+            "LITELLM_MASTER_KEY": master_key,
+            "STORE_MODEL_IN_DB": "False",
+            "LITELLM_TELEMETRY": "False",
+            "LITELLM_LOG": "INFO",
+            "LITELLM_UI_PATH": SCRATCH + "ui",
+            "LITELLM_ASSETS_PATH": SCRATCH + "assets",
+            "LITELLM_MIGRATION_DIR": SCRATCH + "migrations",
+            "XDG_CACHE_HOME": SCRATCH + "cache",
+            "TMPDIR": "/tmp",  # noqa: S108 - inside the container, as the Deployment sets it
+        }
+        env_args = [arg for name in env for arg in ("-e", name)]
+        gateway = subprocess.run(
+            [
+                "podman",
+                "run",
+                "-d",
+                "--pod",
+                pod,
+                "--name",
+                f"{pod}-litellm",
+                "--read-only",
+                "--user",
+                UID_LITELLM,
+                "--cap-drop",
+                "ALL",
+                "--security-opt",
+                "no-new-privileges",
+                *env_args,
+                "-v",
+                f"{work / 'config'}:/etc/litellm:ro",
+                *[
+                    arg
+                    for name in ("ui", "assets", "migrations", "cache")
+                    for arg in ("-v", f"{scratch[name]}:{SCRATCH}{name}")
+                ],
+                "-v",
+                f"{scratch['tmp']}:/tmp",
+                platform_images["litellm"],
+                "--config",
+                "/etc/litellm/config.yaml",
+                "--port",
+                "4000",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, **env},
+        )
+        assert gateway.returncode == 0, gateway.stderr
+        llama_url, gateway_url = f"http://127.0.0.1:{llama_port}", f"http://127.0.0.1:{gateway_port}"
+        integration_timings["llama-server image ready"] = wait_for(
+            f"{llama_url}/health", 120, "llama-server", logs("llama")
+        )
+        integration_timings["litellm image ready"] = wait_for(
+            f"{gateway_url}/health/readiness", 180, "LiteLLM", logs("litellm")
+        )
+        integration_timings["platform image pod up"] = time.monotonic() - started
+        yield {"llama": llama_url, "gateway": gateway_url, "key": master_key, "logs": logs, "pod": pod}
+    finally:
+        run(["podman", "pod", "rm", "--force", "--time", "0", pod])
+
+
+def test_litellm_template_still_runs_the_image_this_way():
+    """The pod above copies the role's Deployment; fail when the role stops doing what it copies."""
+    text = LITELLM_TEMPLATE.read_text()
+    copy_ui = (
+        "'cp -R /var/lib/litellm/ui/. ' ~ scratch ~ 'ui/ && cp -R /var/lib/litellm/assets/. ' ~ scratch ~ 'assets/'"
+    )
+    assert copy_ui in text
+    assert 'args: ["--config", "/etc/litellm/config.yaml", "--port", {{ platform_ports.gateway' in text
+    assert "{%- set scratch = " + repr(SCRATCH) + " -%}" in text
+    assert 'command: ["python3", "/opt/tenants/sync_tenants.py"]' in text
+    for name in ("LITELLM_UI_PATH", "LITELLM_ASSETS_PATH", "LITELLM_MIGRATION_DIR", "XDG_CACHE_HOME", "TMPDIR"):
+        assert f"'name': '{name}'" in text
+
+
+def test_llama_server_image(image_pod, platform_images):
+    status, health = http_json(f"{image_pod['llama']}/health")
+    assert status == 200 and health == {"status": "ok"}
+    status, answer = http_json(
+        f"{image_pod['llama']}/v1/chat/completions",
+        {"model": "tiny-llama", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4},
+    )
+    assert status == 200 and answer["usage"]["completion_tokens"] == 4
+    _, metrics = http_json(f"{image_pod['llama']}/metrics")
+    assert re.search(r"^llamacpp:prompt_tokens_total \d", metrics, re.M), metrics[:500]
+    assert re.search(r"^llamacpp:requests_processing \d", metrics, re.M), metrics[:500]
+    user = run(["podman", "exec", f"{image_pod['pod']}-llama", "cat", "/proc/1/status"]).stdout
+    assert re.search(r"^Uid:\s+4242\s", user, re.M), user
+    version = run(
+        ["podman", "run", "--rm", "--read-only", "--user", UID_LLAMA, platform_images["llama-server"], "--version"]
+    )
+    build = VERSIONS["llamacpp_version"].removeprefix("b")
+    said = version.stdout + version.stderr
+    assert f"(build {build}, commit {VERSIONS['llamacpp_build_commit']})" in said, said
+    curl = run(
+        [
+            "podman",
+            "run",
+            "--rm",
+            "--read-only",
+            "--user",
+            UID_LLAMA,
+            "--entrypoint",
+            "curl",
+            platform_images["llama-server"],
+            "--version",
+        ]
+    )
+    assert curl.returncode == 0, "upstream's image has curl (the preload Job and health checks use it)"
+
+
+def test_litellm_image_serves_through_llama_server(image_pod, platform_images, integration_timings):
+    gateway, key = image_pod["gateway"], image_pod["key"]
+    status, models = http_json(f"{gateway}/v1/models", key=key)
+    assert status == 200 and ROUTE in [m["id"] for m in models["data"]]
+    started = time.monotonic()
+    status, answer = http_json(
+        f"{gateway}/v1/chat/completions",
+        {"model": ROUTE, "messages": [{"role": "user", "content": "hello"}], "max_tokens": 6},
+        key=key,
+    )
+    integration_timings["chat completion through the LiteLLM image"] = time.monotonic() - started
+    assert status == 200, answer
+    assert answer["usage"]["completion_tokens"] == 6, answer  # the tiny model always runs to max_tokens
+    assert answer["choices"][0]["message"]["content"], answer
+    _, metrics = http_json(f"{image_pod['llama']}/metrics")
+    served = re.search(r"^llamacpp:tokens_predicted_total (\d+)", metrics, re.M)
+    assert served and int(served.group(1)) >= 6, "the completion did not reach llama-server"
+    status, _ = http_json(f"{gateway}/health/liveliness")
+    assert status == 200
+    status, page = http_json(f"{gateway}/ui/")
+    assert status == 200 and "<html" in page.lower(), "the admin UI copied by copy-ui is not served"
+    logs = image_pod["logs"]("litellm")()
+    assert "Falling back to packaged UI" not in logs, logs
+    python = run(
+        [
+            "podman",
+            "run",
+            "--rm",
+            "--read-only",
+            "--user",
+            UID_LITELLM,
+            "--entrypoint",
+            "python3",
+            platform_images["litellm"],
+            "-c",
+            PRINT_PREFIX,
+        ]
+    )
+    assert python.returncode == 0 and python.stdout.split() == ["/opt/litellm", "True"], python.stdout + python.stderr
