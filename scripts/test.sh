@@ -91,6 +91,7 @@ run_one_gate() { # name
     cluster-api) pytest tests/cluster_api ;;
     node-artifacts) wait_build "node artifacts" "$node_artifacts_status" "$node_artifacts_log" ;;
     lab-cluster) pytest -p no:cacheprovider tests/lab_cluster ;;
+    platform-images) scripts/build-platform-images.sh ;;
     *) echo "scripts/test.sh: no gate named $1"; return 2 ;;
   esac
 }
@@ -115,8 +116,11 @@ done
 # tests/integration/test_platform_images.py) with the podman settings the lab-image gate writes.
 # lab-cluster is the longest gate (14-25 min): it is taken right after its needs, beside pytest, so that the
 # two slots end together (last in the list it made the run ~12 min longer on a warm cache).
-gates=(go-builds ansible-lint "pytest:needs=go-builds,lab-image" yamllint ruff syntax sanity lab-image node-artifacts
-  "lab-cluster:needs=lab-image,node-artifacts")
+# platform-images builds the images the lab serves with (llama-server, LiteLLM; cached by version, seconds when
+# cached): the lab cluster imports them into its nodes, pytest runs them in podman; it needs the lab-image gate's
+# podman settings.
+gates=(go-builds ansible-lint lab-image "platform-images:needs=lab-image" "pytest:needs=go-builds,platform-images"
+  yamllint ruff syntax sanity node-artifacts "lab-cluster:needs=platform-images,node-artifacts")
 for scenario in "${scenarios[@]}"; do gates+=("molecule:$scenario:needs=lab-image"); done
 gates+=("cluster-api:needs=go-builds")
 
