@@ -168,3 +168,20 @@ def test_a_second_platform_run_changes_nothing(served):
     assert again.returncode == 0, again.log.read_text()[-6000:]
     changed = {host: counters["changed"] for host, counters in recap(again.stdout).items()}
     assert set(changed.values()) == {0}, changed
+
+
+def test_the_engine_and_the_gateway_serve_from_hardened_pods(served):
+    """Issue 18 on a real kubelet: both namespaces enforce restricted and their pods run there, non-root, read-only."""
+    for key in ("models", "gateway"):
+        labels = kubectl_json("get", "namespace", NAMESPACES[key])["metadata"]["labels"]
+        assert labels.get("pod-security.kubernetes.io/enforce") == "restricted", (key, labels)
+    pods = kubectl_json("-n", NAMESPACES["gateway"], "get", "pods", "-l", "app.kubernetes.io/name=litellm")["items"]
+    running = [p for p in pods if p["status"].get("phase") == "Running"]
+    assert running, [p["metadata"]["name"] for p in pods]
+    for pod in running:
+        assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+        assert pod["spec"]["securityContext"]["runAsUser"] == LAB.get("litellm_run_as_user", 65534)
+        (proxy,) = pod["spec"]["containers"]
+        assert proxy["image"].startswith("localhost/inference-platform/litellm:")
+        assert proxy["securityContext"]["readOnlyRootFilesystem"] is True
+        assert proxy["securityContext"]["capabilities"]["drop"] == ["ALL"]

@@ -5,6 +5,8 @@ Fixtures:
 ``rerun``          Render of a second run of the onprem inventory into the same directory.
 ``removed``        Render of the hetzner inventory with one model removed, run over a copy of its output.
 ``bad_model_run``  CompletedProcess of a render with an invalid model entry (must fail at the door).
+``renders["lab"]``, ``host_driver``, ``bad_model_run``: the lab inventory with the full platform
+                   (render_support.FULL_PLATFORM_LAB); make lab's own skips are the lab-cluster gate's.
 ``host_driver``    Render of the lab inventory with nvidia_driver_strategy: host (no example inventory uses it).
 ``dbless_gateway`` Render of the lab inventory with the gateway the local lab runs: litellm_database none (no
                    tenants), a NodePort Service and no Ingress (no example inventory uses it).
@@ -22,12 +24,29 @@ from pathlib import Path
 
 import pytest
 import yaml
-from render_support import ARGOCD, DBLESS_GATEWAY, INVENTORIES, ROOT, Render, _command, _run_parallel, load_render
+from render_support import (
+    ARGOCD,
+    DBLESS_GATEWAY,
+    FULL_PLATFORM_LAB,
+    INVENTORIES,
+    ROOT,
+    Render,
+    _command,
+    _run_parallel,
+    load_render,
+)
 
 
 @pytest.fixture(scope="session")
 def render_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("render")
+
+
+def full_lab_vars(render_root: Path) -> Path:
+    """The vars file that renders the lab inventory with the full platform (render_support.FULL_PLATFORM_LAB)."""
+    path = render_root / "full-platform-lab.json"
+    path.write_text(json.dumps(FULL_PLATFORM_LAB))
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +55,7 @@ def renders(render_root) -> dict[str, Render]:
     argocd_vars.write_text(json.dumps({"platform_delivery_argocd": ARGOCD}))
     jobs = {}
     for inventory in INVENTORIES:
-        extra = ["-e", f"@{argocd_vars}"] if inventory == "lab" else []
+        extra = ["-e", f"@{full_lab_vars(render_root)}", "-e", f"@{argocd_vars}"] if inventory == "lab" else []
         jobs[inventory] = (_command(inventory, render_root / inventory, extra), render_root / inventory)
     results = _run_parallel(jobs)
     return {name: load_render(name, jobs[name][1], results[name]) for name in INVENTORIES}
@@ -67,9 +86,13 @@ def second_round(renders, render_root) -> dict[str, subprocess.CompletedProcess]
     jobs = {
         "rerun": (_command("onprem", render_root / "onprem", []), render_root / "onprem"),
         "removed": (_command("hetzner", removed_dir, ["-e", f"@{removal_vars}"]), removed_dir),
-        "bad": (_command("lab", render_root / "bad", ["-e", f"@{bad_vars}"]), render_root / "bad"),
+        "bad": (
+            _command("lab", render_root / "bad", ["-e", f"@{full_lab_vars(render_root)}", "-e", f"@{bad_vars}"]),
+            render_root / "bad",
+        ),
         "host_driver": (
-            _command("lab", render_root / "host-driver", ["-e", "nvidia_driver_strategy=host"]),
+            _command("lab", render_root / "host-driver",
+                     ["-e", f"@{full_lab_vars(render_root)}", "-e", "nvidia_driver_strategy=host"]),
             render_root / "host-driver",
         ),
     }

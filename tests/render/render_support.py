@@ -46,6 +46,19 @@ DBLESS_GATEWAY = {
     "litellm_node_port": 30400,
     "litellm_ingress_enabled": False,
 }
+# The render tier's lab: the lab inventory with every component and a database-backed gateway (the tier's vehicle
+# for variants: Argo CD, the host driver strategy, a bad model). `make lab` itself skips the GPU Operator, monitoring
+# and KEDA and runs the gateway without a database (inventories/lab, tests/lab_cluster); that gateway is the
+# DBLESS render below.
+FULL_PLATFORM_LAB = {
+    "platform_skip_components": {},
+    "litellm_database": "postgres",
+    "litellm_service_type": "ClusterIP",
+    "litellm_ingress_enabled": True,
+    "inference_tenants": [
+        {"name": "lab", "models": ["tiny-llama"], "max_budget_usd": 10, "budget_duration": "30d", "rpm_limit": 60}
+    ],
+}
 # Name of that render where the per-inventory tests list it beside the example inventories.
 DBLESS = "lab-dbless-nodeport"
 ARGOCD = {
@@ -142,7 +155,10 @@ def model_entries(inventory: str) -> list[dict]:
 
 
 def inventory_value(inventory: str, name: str, default_file: str = "main.yml"):
-    """A variable as the inventory sets it (its group_vars/all), else the project default in group_vars/all."""
+    """A variable as the render tier renders the inventory (the lab: FULL_PLATFORM_LAB over its group_vars/all),
+    else as the inventory sets it, else the project default in group_vars/all."""
+    if inventory == "lab" and name in FULL_PLATFORM_LAB:
+        return FULL_PLATFORM_LAB[name]
     for path in sorted((ROOT / "inventories" / inventory / "group_vars" / "all").glob("[1-9]*.yml")):
         data = yaml.safe_load(path.read_text()) or {}
         if name in data:
