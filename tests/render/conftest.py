@@ -99,7 +99,9 @@ def second_round(renders, render_root) -> dict[str, subprocess.CompletedProcess]
     dbless_vars = render_root / "dbless.json"
     dbless_vars.write_text(json.dumps(DBLESS_GATEWAY))
     jobs["dbless_gateway"] = (
-        _command("lab", render_root / "dbless-gateway", ["-e", f"@{dbless_vars}"]),
+        # The full-platform lab with only the gateway changed, so the two renders differ by the gateway alone.
+        _command("lab", render_root / "dbless-gateway",
+                 ["-e", f"@{full_lab_vars(render_root)}", "-e", f"@{dbless_vars}"]),
         render_root / "dbless-gateway",
     )
     results = _run_parallel(jobs)

@@ -21,6 +21,7 @@ from render_support import (
     clean,
     crd_schema,
     distribution,
+    inventory_value,
     model_entries,
     skipped_components,
 )
@@ -352,9 +353,7 @@ def test_scaled_objects_follow_the_model_entries(render):
 
 
 def test_tenants_become_litellm_teams(render):
-    tenants = yaml.safe_load((ROOT / "inventories" / render.inventory / "group_vars/all/60_models.yml").read_text())[
-        "inference_tenants"
-    ]
+    tenants = inventory_value(render.inventory, "inference_tenants")
     config = next(o for o in render.objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "litellm-tenants")
     assert yaml.safe_load(config["data"]["tenants.json"]) == tenants
     assert any(o["kind"] == "Job" and o["metadata"]["name"].startswith("litellm-tenants-") for o in render.objects)
@@ -422,7 +421,7 @@ def test_a_node_port_gateway_admits_the_cluster_networks_on_its_port(dbless_gate
     assert settings["private_network_cidr"] == "10.89.42.0/24"
     assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "litellm-tenants"}}} not in in_cluster["from"]
     assert [rule["to"][0].get("podSelector") for rule in policy["egress"]] == [
-        {"matchLabels": {"app.kubernetes.io/name": "vllm"}}]
+        {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": ["vllm", "llamacpp"]}]}]
     # The usual gateway: one rule (ingress controller, Prometheus, the tenant Job), egress to vLLM and PostgreSQL.
     usual_policy = usual[("NetworkPolicy", "litellm")]["spec"]
     assert len(usual_policy["ingress"]) == 1 and len(usual_policy["ingress"][0]["from"]) == 3
