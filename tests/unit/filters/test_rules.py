@@ -107,3 +107,12 @@ def test_ansible_finds_the_tests_by_their_collection_name():
         check=True,
     )
     assert "- false\n    - true" in result.stdout.lower(), result.stdout
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(30400, 30400), ("30400", 30400), (" 5 ", 5), (0, 0), (True, None), ("5.0", None), ("-1", None), (None, None),
+     (2.5, None), ("", None)],
+)
+def test_a_whole_number_is_read_as_an_e_or_a_survey_gives_it(value, expected):
+    assert _rules.as_whole_number(value) == expected

@@ -20,6 +20,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.inference.platform.plugins.filter.inventory import _host_value, admin_cidrs_problems
 from ansible_collections.inference.platform.plugins.module_utils._rules import (
     as_bool,
+    as_whole_number,
     is_dns_label,
     network,
     network_suggestion,
@@ -323,16 +324,6 @@ def hetzner_cloud_problems(settings, hosts=(), hostvars=None, cluster_hosts=(), 
     return errors
 
 
-def _raid_level(value):
-    """The RAID level as a number, or None when value is not a whole number."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
 
 def _robot_install_problems(get, where):
     errors = []
@@ -345,7 +336,7 @@ def _robot_install_problems(get, where):
         )
     drives = _as_list(get("hetzner_robot_drives"))
     level_text = get("hetzner_robot_swraid_level")
-    level = _raid_level(level_text)
+    level = as_whole_number(level_text)
     if _flag(get("hetzner_robot_swraid")):
         if level not in RAID_DISKS:
             errors.append(

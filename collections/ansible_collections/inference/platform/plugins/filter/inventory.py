@@ -22,6 +22,7 @@ from ansible_collections.inference.platform.plugins.module_utils._rules import (
     CHOICES,
     SHA256,
     as_bool,
+    as_whole_number,
     floating_word,
     image_has_digest,
     image_problem,
@@ -456,16 +457,6 @@ GATEWAY_SERVICE_TYPES = ("ClusterIP", "NodePort")
 NODE_PORT_RANGE = (30000, 32767)  # kube-apiserver's default --service-node-port-range
 
 
-def _node_port(value):
-    """The port as an int (an -e gives a string), or None when it is not a whole number."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
 
 def gateway_problems(settings, tenants=(), where="in the inventory's group_vars/all"):
     """The LiteLLM gateway's database, Service and tenants: {'errors': [...], 'warnings': [...]} (sentences).
@@ -495,7 +486,7 @@ def gateway_problems(settings, tenants=(), where="in the inventory's group_vars/
                       "NodePort (with litellm_node_port)." % (service_type, where))
     port_value = values.get("litellm_node_port")
     if service_type == "NodePort":
-        port = _node_port(port_value)
+        port = as_whole_number(port_value)
         if port is None or not NODE_PORT_RANGE[0] <= port <= NODE_PORT_RANGE[1]:
             errors.append(
                 "litellm_service_type is NodePort %s but litellm_node_port is %s; write a port from %d to %d (the "

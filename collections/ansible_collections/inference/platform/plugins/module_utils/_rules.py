@@ -76,6 +76,17 @@ def as_bool(value):
     return False, None
 
 
+def as_whole_number(value):
+    """The value as an int when it is a whole number (an -e or a survey gives a string of digits), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
 def floating_word(text):
     """The floating word that makes a tag or version move (e.g. 'latest' in 'main-latest'), or None.
 
