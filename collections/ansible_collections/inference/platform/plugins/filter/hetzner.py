@@ -324,7 +324,6 @@ def hetzner_cloud_problems(settings, hosts=(), hostvars=None, cluster_hosts=(), 
     return errors
 
 
-
 def _robot_install_problems(get, where):
     errors = []
     image, images = get("hetzner_robot_install_image"), get("hetzner_robot_known_images") or []

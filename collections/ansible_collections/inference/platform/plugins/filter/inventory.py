@@ -457,7 +457,6 @@ GATEWAY_SERVICE_TYPES = ("ClusterIP", "NodePort")
 NODE_PORT_RANGE = (30000, 32767)  # kube-apiserver's default --service-node-port-range
 
 
-
 def gateway_problems(settings, tenants=(), where="in the inventory's group_vars/all"):
     """The LiteLLM gateway's database, Service and tenants: {'errors': [...], 'warnings': [...]} (sentences).
 
