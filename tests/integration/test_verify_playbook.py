@@ -67,6 +67,7 @@ def write_vars(inventory: Path, litellm_proxy, report_dir: Path, **overrides) ->
         "inference_tenants": [],
         # No GPU and no cluster on this machine; no LiteLLM database, so no tenant key (module docstring).
         "verify_gpu_facts": False,
+        "verify_gpu_facts_skip_reason": "this machine has no GPU",
         "verify_cluster_checks": False,
         "litellm_database": "none",
         "verify_litellm_url": litellm_proxy.root_url,
@@ -118,6 +119,7 @@ def test_verify_passes_and_reports(verify_inventory, litellm_proxy, delay_proxy,
     assert re.fullmatch(r"tiny-chat\s+1-1 \(config\)\s+[\d.]+ s\s+[\d.]+\s+PASS", lines[1]), lines
     assert re.fullmatch(r"tiny-chat-slow\s+1-2 \(config\)\s+[\d.]+ s\s+[\d.]+\s+PASS", lines[2]), lines
     assert "check litellm_refuses_no_key: PASS - HTTP 401 without a key" in lines
+    assert "check gpu_facts: SKIP - skipped: this machine has no GPU" in lines
     assert (
         "check tenant_key: SKIP - skipped: litellm_database is none: the gateway has no database, and tenant keys, "
         "teams and budgets live in it" in lines
@@ -136,6 +138,7 @@ def test_verify_passes_and_reports(verify_inventory, litellm_proxy, delay_proxy,
         "smoke_gate": True,
     }
     assert report["checks"] == [
+        {"check": "gpu_facts", "ok": True, "skipped": True, "detail": "skipped: this machine has no GPU"},
         {"check": "litellm_refuses_no_key", "ok": True, "detail": "HTTP 401 without a key"},
         {
             "check": "tenant_key",

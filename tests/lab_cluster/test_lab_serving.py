@@ -23,6 +23,7 @@ from lab_cluster_support import (
     INVENTORY,
     INVENTORY_ARGS,
     REPO,
+    SERVER,
     SITE_VARS,
     TIMINGS,
     kubectl_json,
@@ -42,9 +43,9 @@ VERIFY_DIR = REPO / "build" / "verify"
 
 
 def gateway_url() -> str:
+    """The gateway's NodePort on the gate's first server, at the address playbooks/lab.yml gave it."""
     hosts = yaml.safe_load((INVENTORY / "hosts.yml").read_text())
-    server = next(iter(hosts["k8s_servers"]["hosts"].values()))
-    return f"http://{server['node_ip']}:{LAB['litellm_node_port']}"
+    return f"http://{hosts['lab']['hosts'][SERVER]['node_ip']}:{LAB['litellm_node_port']}"
 
 
 def master_key() -> str:
@@ -90,10 +91,8 @@ def test_site_applied_the_platform_and_verify_ran(site):
     assert site.returncode == 0, site.log.read_text()[-6000:]
     for stage in ("platform", "verify"):
         assert f"{stage:<9} ran" in site.stdout, site.stdout[-3000:]
-    for component, reason in LAB["platform_skip_components"].items():
-        assert f"platform component {component} not run on this cluster: {' '.join(reason.split())}" in " ".join(
-            site.stdout.split()
-        ), component
+    for component in LAB["platform_skip_components"]:
+        assert f"platform component {component} not run on this cluster:" in site.stdout, component
     assert "STAND-IN" in site.stdout or "stand-in" in site.stdout
 
 
@@ -124,7 +123,7 @@ def test_the_model_runs_the_lab_image_on_the_gpu_stand_in_from_the_preloaded_cac
             assert pod["spec"]["nodeName"] in gpu_nodes
             (server,) = pod["spec"]["containers"]
             assert server["image"].startswith("localhost/inference-platform/llama-server:")
-            assert server["resources"]["limits"]["nvidia.com/gpu"] == model["gpus"]
+            assert int(server["resources"]["limits"]["nvidia.com/gpu"]) == model["gpus"]
             assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
             assert server["securityContext"]["readOnlyRootFilesystem"] is True
             ready = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")

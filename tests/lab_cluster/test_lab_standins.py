@@ -84,8 +84,10 @@ def test_the_gpu_node_advertises_the_stand_in_and_the_others_do_not(standins):
             assert GPU not in node["status"]["capacity"], name
 
 
-def pod(name: str, gpus: int = 0, command: list[str] | None = None, volumes: dict | None = None) -> dict:
-    """A pod as the vllm role's would be placed (node selector, tolerations), restricted-compliant."""
+def pod(
+    name: str, gpus: int = 0, command: list[str] | None = None, volumes: dict | None = None, uid: int = 1000
+) -> dict:
+    """A pod as the vllm role's would be placed (node selector, tolerations), restricted-compliant, as UID uid."""
     image = json.loads((artifacts_dir() / "artifacts.json").read_text())["images"]["images/kube-proxy.tar"]
     container = {
         "name": "probe",
@@ -96,7 +98,7 @@ def pod(name: str, gpus: int = 0, command: list[str] | None = None, volumes: dic
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},
             "runAsNonRoot": True,
-            "runAsUser": 1000,
+            "runAsUser": uid,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "resources": {"limits": {GPU: str(gpus)}} if gpus else {},
@@ -111,7 +113,7 @@ def pod(name: str, gpus: int = 0, command: list[str] | None = None, volumes: dic
         "spec": {
             "restartPolicy": "Never",
             "terminationGracePeriodSeconds": 0,
-            "securityContext": {"fsGroup": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+            "securityContext": {"fsGroup": uid, "seccompProfile": {"type": "RuntimeDefault"}},
             "nodeSelector": VLLM["vllm_node_selector"],
             "tolerations": VLLM["vllm_tolerations"],
             "containers": [container],
@@ -175,6 +177,13 @@ def test_a_gpu_pod_lands_on_the_gpu_node_and_one_more_stays_pending(standins, cl
     assert kubectl_json("-n", NAMESPACE, "get", "pod", "gpu-extra")["status"]["phase"] == "Pending"
 
 
+def model_uid(name: str) -> int:
+    """The UID (and fsGroup) the vllm role runs a lab model's pods as: its engine's (roles/vllm/defaults/main.yml)."""
+    models = yaml.safe_load((REPO / "inventories" / "lab" / "group_vars" / "all" / "60_models.yml").read_text())
+    engine = next(m for m in models["inference_models"] if m["name"] == name).get("engine", "vllm")
+    return VLLM["vllm_run_as_user"] if engine == "vllm" else VLLM["vllm_llamacpp_run_as_user"]
+
+
 def generated_model_sha256() -> str:
     out = subprocess.run(
         [*STANDINS["lab_standins_model_generator"]], cwd=REPO, capture_output=True, text=True, check=True
@@ -207,6 +216,9 @@ def test_the_mirror_claim_serves_the_lab_model_into_a_cache_claim_of_the_lab_cla
             pod(
                 "mirror-read",
                 command=["sh", "-c", copy + " && rm /models/standin-check.gguf"],
+                # As the model's preload Job and server use the volume (its engine's UID and fsGroup): a pod with
+                # another fsGroup cannot write into a volume kubelet already gave theirs.
+                uid=model_uid(claim.removesuffix("-model-cache")),
                 volumes={
                     "mirror": {"claim": STANDINS["lab_standins_mirror_claim"], "path": "/mirror", "readOnly": True},
                     "cache": {"claim": claim, "path": "/models", "readOnly": False},
