@@ -30,7 +30,8 @@ from ansible_cli import env_ref, run_module
 from servers.faults import BAD_KEY, WRONG_MODEL, FaultFront, slow_first_byte
 from servers.requirements import servers_python
 
-pytestmark = pytest.mark.integration
+# timing: some tests compare latencies of two phases (concurrency 1, then 2), which a busy neighbour gate skews.
+pytestmark = [pytest.mark.integration, pytest.mark.timing]
 
 PROMPT = "Tell me about the harbour."
 KEY_ENV = "SMOKE_TEST_API_KEY"
