@@ -48,6 +48,11 @@ ROUTE = "tiny-chat"
 PRINT_PREFIX = "import litellm, sys, os; print(sys.prefix, os.environ['LITELLM_LOCAL_MODEL_COST_MAP'])"
 
 
+
+def hardened(uid: str) -> list[str]:
+    """podman run options for a container as the pod specs run it: read-only root, this UID, no capabilities."""
+    return ["--read-only", "--user", uid, "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+
 def run(argv: list[str], timeout: float = 120.0) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -163,13 +168,7 @@ def image_pod(platform_images, tiny_model, tmp_path_factory, integration_timings
                 pod,
                 "--name",
                 f"{pod}-llama",
-                "--read-only",
-                "--user",
-                UID_LLAMA,
-                "--cap-drop",
-                "ALL",
-                "--security-opt",
-                "no-new-privileges",
+                *hardened(UID_LLAMA),
                 "-v",
                 f"{model_dir}:/models:ro",
                 "-v",
@@ -199,13 +198,7 @@ def image_pod(platform_images, tiny_model, tmp_path_factory, integration_timings
                 "--rm",
                 "--pod",
                 pod,
-                "--read-only",
-                "--user",
-                UID_LITELLM,
-                "--cap-drop",
-                "ALL",
-                "--security-opt",
-                "no-new-privileges",
+                *hardened(UID_LITELLM),
                 "-v",
                 f"{scratch['ui']}:{SCRATCH}ui",
                 "-v",
@@ -239,13 +232,7 @@ def image_pod(platform_images, tiny_model, tmp_path_factory, integration_timings
                 pod,
                 "--name",
                 f"{pod}-litellm",
-                "--read-only",
-                "--user",
-                UID_LITELLM,
-                "--cap-drop",
-                "ALL",
-                "--security-opt",
-                "no-new-privileges",
+                *hardened(UID_LITELLM),
                 *env_args,
                 "-v",
                 f"{work / 'config'}:/etc/litellm:ro",
