@@ -11,7 +11,7 @@ setup:
 
 # The main job on the local lab: build (or find cached) the kubeadm node artifacts, start the lab hosts
 # (which also sets the podman settings image builds need here), build (or find cached) the platform's own
-# images (llama-server, LiteLLM: scripts/build-platform-images.sh), then run site.yml against them as far
+# images (llama-server, LiteLLM, KEDA, the Prometheus stack: scripts/build-platform-images.sh), then run site.yml as far
 # as the lab can go; the last lines say which stages ran and where the run stopped and why.
 lab: setup
 	scripts/build-node-artifacts.sh

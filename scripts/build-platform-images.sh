@@ -19,12 +19,26 @@
 #       No database: master key only. LiteLLM's database features (virtual keys, teams, budgets) need its
 #       Prisma engines, which `prisma generate` downloads at run time from a host that is not reachable here
 #       and no package registry carries; this image has none.
-# Both are FROM Debian (<kubeadm_image_debian_release>, debootstrap from the mirror in this machine's apt
-# sources; no registry image), labelled io.inference-platform.platform-images=<set key>.
+#   localhost/inference-platform/{keda,keda-metrics-apiserver,keda-admission-webhooks}:<keda_version>
+#       KEDA's operator, metrics API server and admission webhooks, built from the Go module
+#       github.com/kedacore/keda/v2 (its own go.mod and replaces), at the paths KEDA's chart runs them
+#       (/keda, /keda-adapter, /keda-admission-webhooks).
+#   localhost/inference-platform/{prometheus-operator,prometheus-config-reloader}:<monitoring_prometheus_operator_version>
+#   localhost/inference-platform/prometheus:<monitoring_prometheus_version>   (no web UI assets: API and rules only)
+#   localhost/inference-platform/alertmanager:<monitoring_alertmanager_version>
+#   localhost/inference-platform/kube-state-metrics:<monitoring_kube_state_metrics_version>
+#   localhost/inference-platform/node-exporter:<monitoring_node_exporter_version>
+#       what kube-prometheus-stack runs by default (Grafana aside), each built from its Go module on this machine
+#       (the Go caches of scripts/lib/go-build.sh) and laid out as upstream's image: the binary at upstream's path
+#       as ENTRYPOINT, USER 65534. These Go images are FROM scratch (static binaries, like upstream's distroless
+#       ones) plus the CA bundle and passwd/group entries taken from the Debian base below.
+# The llama-server and LiteLLM images are FROM Debian (<kubeadm_image_debian_release>, debootstrap from the mirror
+# in this machine's apt sources; no registry image). Every image is labelled io.inference-platform.platform-images
+# with its own <name>-<version>.
 #
 # Output (cached by version under ~/.cache/inference-platform/platform-images/; an image is rebuilt only when
 # one of its inputs changes: pins, lock lines, source checksum, its build recipe):
-#   ~/.cache/inference-platform/platform-images/<llamacpp_version>-litellm-<litellm_version>/
+#   ~/.cache/inference-platform/platform-images/set-<hash of every image's reference>/
 #       images/<name>.tar   OCI archives (podman save --format oci-archive)
 #       images.json         the image reference each archive carries
 #       SHA256SUMS          sha256 of every file above (`sha256sum -c SHA256SUMS` checks them)
@@ -32,11 +46,12 @@
 #
 # Usage: scripts/build-platform-images.sh [--force] [--print-dir] [--no-link] [--load] [--image NAME]
 #   --load        also leave the images in podman's store (the tests run them there)
-#   --image NAME  build (or find cached) only that image's archive (llama-server or litellm), without assembling
-#                 the set: two images can then build side by side (one lock per image)
+#   --image NAME  build (or find cached) only that image's archive (llama-server, litellm, keda, ...), without
+#                 assembling the set: two images can then build side by side (one lock per image)
 # Environment: PLATFORM_IMAGES_CACHE (default ~/.cache/inference-platform/platform-images).
 # Needs: podman, debootstrap, python3 with pip (downloads the pinned sdist and wheels through this machine's
-# pip configuration), root (debootstrap). A run with a complete cache returns in seconds.
+# pip configuration), Go (modules through this machine's GOPROXY), root (debootstrap). A run with a complete cache
+# returns in seconds. Cold, the Go programs take most of an hour on 2 cores (KEDA alone ~20 min).
 set -euo pipefail
 # shellcheck source=lib/go-build.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/go-build.sh"
@@ -65,6 +80,12 @@ pin() { local v; v=$(gb_pin "$1"); [[ -n $v ]] || gb_die "no $1 in group_vars/al
 llamacpp_version=$(pin llamacpp_version)
 llamacpp_commit=$(pin llamacpp_build_commit)
 litellm_version=$(pin litellm_version)
+keda_version=$(pin keda_version)
+prometheus_version=$(pin monitoring_prometheus_version)
+prometheus_operator_version=$(pin monitoring_prometheus_operator_version)
+alertmanager_version=$(pin monitoring_alertmanager_version)
+kube_state_metrics_version=$(pin monitoring_kube_state_metrics_version)
+node_exporter_version=$(pin monitoring_node_exporter_version)
 base_release=$(pin kubeadm_image_debian_release)
 [[ $llamacpp_version =~ ^b[0-9]+$ ]] || gb_die "llamacpp_version is not a llama.cpp release build tag (bNNNN): $llamacpp_version"
 lock=$repo_root/requirements-servers.txt
@@ -81,19 +102,32 @@ llamacpp_python_sha256=${BASH_REMATCH[2]}
 # (pip --require-hashes refuses the install if LiteLLM needed one of them.)
 litellm_left_out=(llama-cpp-python scikit-build-core pathspec diskcache starlette-context gguf pip)
 
-set_key=$llamacpp_version-litellm-$litellm_version
-set_dir=$cache_root/$set_key
-repo_link=$repo_root/build/artifacts/platform-images
-if [[ $print_dir == 1 ]]; then echo "$set_dir"; exit 0; fi
 image_repo=localhost/inference-platform
 label_key=io.inference-platform.platform-images
-image_names=(llama-server litellm)
+image_names=(llama-server litellm keda keda-metrics-apiserver keda-admission-webhooks prometheus-operator
+    prometheus-config-reloader prometheus alertmanager kube-state-metrics node-exporter)
 declare -A image_ref=(
     [llama-server]=$image_repo/llama-server:$llamacpp_version
     [litellm]=$image_repo/litellm:$litellm_version
+    [keda]=$image_repo/keda:$keda_version
+    [keda-metrics-apiserver]=$image_repo/keda-metrics-apiserver:$keda_version
+    [keda-admission-webhooks]=$image_repo/keda-admission-webhooks:$keda_version
+    [prometheus-operator]=$image_repo/prometheus-operator:$prometheus_operator_version
+    [prometheus-config-reloader]=$image_repo/prometheus-config-reloader:$prometheus_operator_version
+    [prometheus]=$image_repo/prometheus:$prometheus_version
+    [alertmanager]=$image_repo/alertmanager:$alertmanager_version
+    [kube-state-metrics]=$image_repo/kube-state-metrics:$kube_state_metrics_version
+    [node-exporter]=$image_repo/node-exporter:$node_exporter_version
 )
-# Each image's cached archive: components/<name>-<version>/<name>.tar with its stamp.
-comp_dir() { echo "$cache_root/components/$1-${image_ref[$1]##*:}"; }
+# The set is named after the references it holds: a new version of any image is a new set.
+set_key=set-$(for n in "${image_names[@]}"; do echo "${image_ref[$n]}"; done | sha256sum | cut -c1-12)
+set_dir=$cache_root/$set_key
+repo_link=$repo_root/build/artifacts/platform-images
+if [[ $print_dir == 1 ]]; then echo "$set_dir"; exit 0; fi
+# Each image's cached archive: components/<name>-<version>/<name>.tar with its stamp; <name>-<version> is also the
+# value of its label.
+comp_key() { echo "$1-${image_ref[$1]##*:}"; }
+comp_dir() { echo "$cache_root/components/$(comp_key "$1")"; }
 [[ -z $only_image || -n ${image_ref[$only_image]:-} ]] || gb_die "--image: no image named $only_image (${image_names[*]})"
 
 # load_images: the set's images into podman's store (when asked and missing there).
@@ -102,17 +136,19 @@ load_images() {
     local n
     for n in "${image_names[@]}"; do
         podman image exists "${image_ref[$n]}" && [[ $(podman image inspect --format \
-            "{{index .Labels \"$label_key\"}}" "${image_ref[$n]}") == "$set_key" ]] && continue
+            "{{index .Labels \"$label_key\"}}" "${image_ref[$n]}") == "$(comp_key "$n")" ]] && continue
         gb_run podman load --quiet -i "$set_dir/images/$n.tar" >/dev/null
     done
 }
 
-# Everything an image depends on is in its inputs line; the set is complete when both images' stamps
-# record the inputs of this run and every file matches SHA256SUMS.
+# Everything an image depends on is in its inputs line; the set is complete when every image's line in its stamp
+# records the inputs of this run and every file matches SHA256SUMS.
 set_complete() {
+    local n
     [[ -f $set_dir/stamp && -f $set_dir/SHA256SUMS ]] || return 1
-    [[ $(sed -n 's/^llama-server\.//p' "$set_dir/stamp") == "inputs=$(llama_inputs)" ]] || return 1
-    [[ $(sed -n 's/^litellm\.//p' "$set_dir/stamp") == "inputs=$(litellm_inputs)" ]] || return 1
+    for n in "${image_names[@]}"; do
+        [[ $(sed -n "s/^$n\\.//p" "$set_dir/stamp") == "inputs=$(inputs_of "$n")" ]] || return 1
+    done
     (cd "$set_dir" && sha256sum --quiet --strict -c SHA256SUMS >/dev/null 2>&1)
 }
 
@@ -208,6 +244,81 @@ litellm_inputs() {
         " base=$base_release:${python_packages[*]} recipe=$({ litellm_containerfile; ui_restructure_py; } | sha_of)"
 }
 
+# Go programs (KEDA and the Prometheus stack).
+# Per image: the module, its version, the package, where upstream's image keeps the binary (its ENTRYPOINT) and
+# the working directory. Prometheus vX.Y.Z is published as the Go module v0.X0Y.Z (v3.14.0 -> v0.314.0).
+prometheus_module_version() {
+    local v=${1#v} major minor patch
+    IFS=. read -r major minor patch <<<"$v"
+    printf 'v0.%d%02d.%d\n' "$major" "$minor" "$patch"
+}
+declare -A go_module=(
+    [keda]=github.com/kedacore/keda/v2 [keda-metrics-apiserver]=github.com/kedacore/keda/v2
+    [keda-admission-webhooks]=github.com/kedacore/keda/v2
+    [prometheus-operator]=github.com/prometheus-operator/prometheus-operator
+    [prometheus-config-reloader]=github.com/prometheus-operator/prometheus-operator
+    [prometheus]=github.com/prometheus/prometheus [alertmanager]=github.com/prometheus/alertmanager
+    [kube-state-metrics]=k8s.io/kube-state-metrics/v2 [node-exporter]=github.com/prometheus/node_exporter
+)
+declare -A go_version=(
+    [keda]=v$keda_version [keda-metrics-apiserver]=v$keda_version [keda-admission-webhooks]=v$keda_version
+    [prometheus-operator]=$prometheus_operator_version [prometheus-config-reloader]=$prometheus_operator_version
+    [prometheus]=$(prometheus_module_version "$prometheus_version") [alertmanager]=$alertmanager_version
+    [kube-state-metrics]=$kube_state_metrics_version [node-exporter]=$node_exporter_version
+)
+declare -A go_package=(
+    [keda]=./cmd/operator [keda-metrics-apiserver]=./cmd/adapter [keda-admission-webhooks]=./cmd/webhooks
+    [prometheus-operator]=./cmd/operator [prometheus-config-reloader]=./cmd/prometheus-config-reloader
+    [prometheus]=./cmd/prometheus [alertmanager]=./cmd/alertmanager [kube-state-metrics]=. [node-exporter]=.
+)
+declare -A go_path=(
+    [keda]=/keda [keda-metrics-apiserver]=/keda-adapter [keda-admission-webhooks]=/keda-admission-webhooks
+    [prometheus-operator]=/bin/operator [prometheus-config-reloader]=/bin/prometheus-config-reloader
+    [prometheus]=/bin/prometheus [alertmanager]=/bin/alertmanager [kube-state-metrics]=/kube-state-metrics
+    [node-exporter]=/bin/node_exporter
+)
+declare -A go_workdir=([prometheus]=/prometheus [alertmanager]=/alertmanager)
+
+# go_ldflags NAME: strip, and the version stamps the program's own build sets (its --version).
+go_ldflags() {
+    local name=$1 tag=${image_ref[$1]##*:} p=github.com/prometheus/common/version
+    case ${go_module[$name]} in
+        github.com/kedacore/keda/v2)
+            echo "-s -w -X github.com/kedacore/keda/v2/version.Version=$tag -X github.com/kedacore/keda/v2/version.GitCommit=go-module" ;;
+        *)
+            echo "-s -w -X $p.Version=${tag#v} -X $p.Revision=go-module-${go_version[$name]} -X $p.Branch=HEAD -X $p.BuildUser=inference-platform" ;;
+    esac
+}
+
+go_containerfile() {
+    local name=$1
+    cat <<EOF
+FROM scratch
+COPY rootfs/ /
+COPY $name ${go_path[$name]}
+WORKDIR ${go_workdir[$name]:-/}
+USER 65534:65534
+ENTRYPOINT ["${go_path[$name]}"]
+EOF
+}
+# The scratch image's files besides the binary: users root and nobody, and /tmp.
+go_passwd() { printf 'root:x:0:0:root:/root:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n'; }
+go_group() { printf 'root:x:0:\nnogroup:x:65534:\n'; }
+
+go_toolchain=$("${GO:-go}" env GOVERSION 2>/dev/null || echo none)
+go_inputs() {
+    printf '%s' "module=${go_module[$1]}@${go_version[$1]} package=${go_package[$1]} go=$go_toolchain" \
+        " ldflags=$(go_ldflags "$1" | sha_of) base=$base_release:${runtime_packages[*]}" \
+        " recipe=$({ go_containerfile "$1"; go_passwd; go_group; } | sha_of)"
+}
+inputs_of() {
+    case $1 in
+        llama-server) llama_inputs ;;
+        litellm) litellm_inputs ;;
+        *) go_inputs "$1" ;;
+    esac
+}
+
 if [[ -z $only_image && $force == 0 ]] && set_complete; then
     gb_log "cached: $set_dir ($(sed -n 's/^built_at=//p' "$set_dir/stamp"))"
     publish_link
@@ -274,7 +385,7 @@ rootfs() {
 # base_image NAME: import components/rootfs-NAME as $image_repo/platform-NAME:<release> for this run's builds.
 base_image() {
     local ref=$image_repo/platform-$1:$base_release
-    gb_run podman import --quiet --change "LABEL $label_key=$set_key" \
+    gb_run podman import --quiet --change "LABEL $label_key=platform-$1-$base_release" \
         "$cache_root/components/rootfs-$1/rootfs.tar" "$ref" >/dev/null
     temp_refs+=("$ref")
 }
@@ -285,7 +396,7 @@ image() {
     dir=$(comp_dir "$name")
     t0=$(date +%s)
     rm -rf "$dir" && mkdir -p "$dir"
-    gb_run podman build --quiet --pull=never --layers=false --label "$label_key=$set_key" \
+    gb_run podman build --quiet --pull=never --layers=false --label "$label_key=$(comp_key "$name")" \
         --label "org.opencontainers.image.version=${image_ref[$name]##*:}" \
         -t "${image_ref[$name]}" -f "$ctx/Containerfile" "$ctx" >/dev/null ||
         gb_die "podman build of ${image_ref[$name]} failed (above). Its RUN steps need a working container runtime:" \
@@ -365,6 +476,55 @@ if want litellm "$litellm_in"; then
     image litellm "$ctx" "$litellm_in"
     done_image
 fi
+# --- Go programs: KEDA and the Prometheus stack (their tables and recipes are above) ----------------
+# go_source MODULE VERSION: a writable copy of the module's source in $work (once per run) to build in as the main
+# module, so its own replace directives hold. A replace to a directory of the repository (a nested module, which the
+# module's zip leaves out) is filled with that nested module at the same version (its tag of the same release).
+# Prints the directory.
+declare -A go_src_done=()
+go_source() {
+    local module=$1 version=$2 dir src target nested
+    dir=$work/src-$(echo "$module@$version" | tr '/@' '__')
+    if [[ -z ${go_src_done[$dir]:-} ]]; then
+        src=$(gb_module_dir "$module@$version")
+        rm -rf "$dir" && cp -R "$src" "$dir" && chmod -R u+w "$dir"
+        while read -r nested target; do
+            [[ -n $nested ]] || continue
+            [[ $nested == "$module"/* && $target == ./* ]] ||
+                gb_die "$module@$version replaces $nested with $target: not a nested module of its own; not built"
+            # The nested module's tag of the same release: the repository's tree that upstream's build compiled.
+            src=$(gb_module_dir "$nested@$version")
+            rm -rf "${dir:?}/$target" && mkdir -p "$(dirname "$dir/$target")" && cp -R "$src" "$dir/$target"
+            chmod -R u+w "$dir/$target"
+        done < <(sed -n 's#^[[:space:]]*\(replace[[:space:]]\{1,\}\)\{0,1\}\([^[:space:]]*\)[[:space:]]*=>[[:space:]]*\(\./[^[:space:]]*\)[[:space:]]*$#\2 \3#p' \
+            "$dir/go.mod")
+        go_src_done[$dir]=1
+    fi
+    printf '%s\n' "$dir"
+}
+
+for name in "${image_names[@]}"; do
+    [[ -n ${go_module[$name]:-} ]] || continue
+    name_in=$(go_inputs "$name")
+    want "$name" "$name_in" || continue
+    [[ -n ${go_bin:-} ]] || gb_go_env
+    rootfs base "${runtime_packages[@]}"
+    ctx=$work/ctx-$name
+    mkdir -p "$ctx/rootfs/etc/ssl/certs" "$ctx/rootfs/tmp"
+    chmod 1777 "$ctx/rootfs/tmp"
+    tar -xf "$cache_root/components/rootfs-base/rootfs.tar" -C "$ctx/rootfs" ./etc/ssl/certs/ca-certificates.crt
+    go_passwd >"$ctx/rootfs/etc/passwd"
+    go_group >"$ctx/rootfs/etc/group"
+    src=$(go_source "${go_module[$name]}" "${go_version[$name]}")
+    t0=$(date +%s)
+    (cd "$src" && gb_run "$go_bin" build -trimpath -ldflags "$(go_ldflags "$name")" -o "$ctx/$name" "${go_package[$name]}") ||
+        gb_die "go build of ${go_module[$name]}@${go_version[$name]} ${go_package[$name]} failed (above)"
+    gb_log "built ${go_module[$name]}@${go_version[$name]} ${go_package[$name]} in $(($(date +%s) - t0)) s"
+    go_containerfile "$name" >"$ctx/Containerfile"
+    image "$name" "$ctx" "$name_in"
+    done_image
+done
+
 [[ -z $only_image ]] || { comp_dir "$only_image"; exit 0; }
 
 # --- assemble --------------------------------------------------------------------------------------
@@ -374,7 +534,7 @@ for n in "${image_names[@]}"; do
 done
 {
     printf '{\n  "built_by": "scripts/build-platform-images.sh",\n  "built_at": "%s",\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    printf '  "versions": {"llamacpp": "%s", "litellm": "%s"},\n  "images": {\n' "$llamacpp_version" "$litellm_version"
+    printf '  "images": {\n'
     for i in "${!image_names[@]}"; do
         n=${image_names[$i]}
         printf '    "images/%s.tar": "%s"%s\n' "$n" "${image_ref[$n]}" "$( ((i < ${#image_names[@]} - 1)) && echo ,)"
@@ -384,8 +544,7 @@ done
 (cd "$work/set" && find images images.json -type f -print0 | sort -z | xargs -0 sha256sum >SHA256SUMS)
 t_end=$(date +%s)
 {
-    echo "llama-server.inputs=$llama_in"
-    echo "litellm.inputs=$litellm_in"
+    for n in "${image_names[@]}"; do echo "$n.inputs=$(inputs_of "$n")"; done
     echo "built_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "seconds_total=$((t_end - t_start))"
     ((${#timings[@]} == 0)) || printf 'seconds.%s\n' "${timings[@]}"

@@ -15,6 +15,9 @@ podman pod (the two containers share its network namespace, as a Service would j
   completion with the master key, serves the admin UI from the copied directory, and ``python3`` (what the
   tenant-sync Job runs) is the image's Python with LiteLLM importable.
 
+The Go programs' images (KEDA's three, the Prometheus stack's six, built from their Go modules) each start their
+program as an arbitrary non-root UID on a read-only root and report the pinned version.
+
 What this does not prove: the images on a Kubernetes node (the lab cluster imports them through
 kubeadm_local_extra_images_dir; see roles/kubeadm/README.md), nor anything about LiteLLM's database.
 """
@@ -45,13 +48,27 @@ SCRATCH = "/var/run/litellm/"  # the template's `scratch`
 UID_LLAMA = "4242:4242"  # any non-root UID: the image must not depend on its own USER
 UID_LITELLM = "65534:65534"  # the role's pod security context (nobody)
 ROUTE = "tiny-chat"
+# The Go programs' images: the versions.yml pin of each, the arguments that make it say its version, and what it
+# must print. KEDA's programs log their version only once connected to a cluster: here they print their usage (the
+# lab gate reads the version from the operator's log, tests/lab_cluster/test_lab_autoscaling.py).
+GO_IMAGES = {
+    "keda": ("keda_version", ["--help"], "Usage of /keda:"),
+    "keda-metrics-apiserver": ("keda_version", ["--help"], "Usage of /keda-adapter:"),
+    "keda-admission-webhooks": ("keda_version", ["--help"], "Usage of /keda-admission-webhooks:"),
+    "prometheus-operator": ("monitoring_prometheus_operator_version", ["--version"], "version {v}"),
+    "prometheus-config-reloader": ("monitoring_prometheus_operator_version", ["--version"], "version {v}"),
+    "prometheus": ("monitoring_prometheus_version", ["--version"], "version {v}"),
+    "alertmanager": ("monitoring_alertmanager_version", ["--version"], "version {v}"),
+    "kube-state-metrics": ("monitoring_kube_state_metrics_version", ["--version"], "version {v}"),
+    "node-exporter": ("monitoring_node_exporter_version", ["--version"], "version {v}"),
+}
 PRINT_PREFIX = "import litellm, sys, os; print(sys.prefix, os.environ['LITELLM_LOCAL_MODEL_COST_MAP'])"
-
 
 
 def hardened(uid: str) -> list[str]:
     """podman run options for a container as the pod specs run it: read-only root, this UID, no capabilities."""
     return ["--read-only", "--user", uid, "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+
 
 def run(argv: list[str], timeout: float = 120.0) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
@@ -98,6 +115,7 @@ def platform_images(integration_timings) -> dict[str, str]:
     assert images == {
         "llama-server": f"localhost/inference-platform/llama-server:{VERSIONS['llamacpp_version']}",
         "litellm": f"localhost/inference-platform/litellm:{VERSIONS['litellm_version']}",
+        **{name: f"localhost/inference-platform/{name}:{VERSIONS[pin]}" for name, (pin, _, _) in GO_IMAGES.items()},
     }
     for ref in images.values():
         labels = json.loads(run(["podman", "image", "inspect", "--format", "{{json .Labels}}", ref]).stdout)
@@ -358,3 +376,29 @@ def test_litellm_image_serves_through_llama_server(image_pod, platform_images, i
         ]
     )
     assert python.returncode == 0 and python.stdout.split() == ["/opt/litellm", "True"], python.stdout + python.stderr
+
+
+@pytest.mark.parametrize("name", sorted(GO_IMAGES))
+def test_go_program_image_runs_as_any_user_and_reports_its_pinned_version(platform_images, name):
+    """Each Go program's image starts its program from its entrypoint as an arbitrary non-root UID on a read-only root
+    (as the charts' restricted pods run it) and, KEDA's aside, is the pinned version (its version stamps)."""
+    pin, args, said = GO_IMAGES[name]
+    version = str(VERSIONS[pin]).removeprefix("v")
+    done = run(
+        [
+            "podman",
+            "run",
+            "--rm",
+            "--read-only",
+            "--user",
+            UID_LLAMA,
+            "--network",
+            "none",
+            platform_images[name],
+            *args,
+        ],
+        timeout=60,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, f"{name} ({done.returncode}): {output[-1500:]}"
+    assert said.format(v=version) in output, f"{name}: {output[-1500:]}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,15 @@ from lab_cluster_support import (  # noqa: E402
     INVENTORY_ARGS,
     KUBECONFIG,
     LAB_VARS,
+    MODELS,
     SITE_VARS,
     TIMINGS,
+    call,
+    master_key,
     playbook,
     prepare_inventory,
     timed,
+    wait,
 )
 
 
@@ -42,6 +47,23 @@ def lab():
 def site(lab):
     """site.yml on the session's lab, as `make lab` runs it."""
     return timed("site.yml (first run)", playbook("site.yml", *INVENTORY_ARGS, extra=SITE_VARS))
+
+
+@pytest.fixture(scope="module")
+def served(site):
+    """The gateway's master key, once the gateway answers the lab models (after the reset test of test_lab_cluster.py
+    the proxy may have moved)."""
+    assert site.returncode == 0, site.log.read_text()[-6000:]
+    key = master_key()
+    started = time.monotonic()
+
+    def answers():
+        status, body = call("/v1/models", key=key, timeout=10)
+        return status == 200 and {m["id"] for m in body["data"]} >= {m["name"] for m in MODELS} and body
+
+    wait("the gateway listing the lab models", answers, timeout=600, every=5)
+    TIMINGS.setdefault("gateway ready (first wait)", time.monotonic() - started)
+    return key
 
 
 def pytest_terminal_summary(terminalreporter):

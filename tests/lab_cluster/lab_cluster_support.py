@@ -7,12 +7,18 @@ is the lab inventory's own group_vars (linked) beside the hosts file the lab rol
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import subprocess
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 WORK = REPO / "build" / "lab-cluster"
@@ -109,3 +115,101 @@ def wait(what: str, probe, timeout: float = 300, every: float = 3):
             return last
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+
+
+# --- the platform on the gate's lab: its shared names, the lab inventory, the gateway, Prometheus ------------------
+
+SHARED = yaml.safe_load((REPO / "group_vars" / "all" / "platform.yml").read_text())
+NAMESPACES = SHARED["platform_namespaces"]
+LAB: dict = {}
+for _path in sorted((REPO / "inventories" / "lab" / "group_vars" / "all").glob("[1-9]*.yml")):
+    LAB.update(yaml.safe_load(_path.read_text()) or {})
+MODELS = LAB["inference_models"]
+
+
+def gateway_url() -> str:
+    """The gateway's NodePort on the gate's first server, at the address playbooks/lab.yml gave it."""
+    hosts = yaml.safe_load((INVENTORY / "hosts.yml").read_text())
+    return f"http://{hosts['lab']['hosts'][SERVER]['node_ip']}:{LAB['litellm_node_port']}"
+
+
+def master_key() -> str:
+    secret = kubectl_json("-n", NAMESPACES["gateway"], "get", "secret", SHARED["platform_gateway_secret"])
+    return base64.b64decode(secret["data"]["master-key"]).decode()
+
+
+def gateway_request(path: str, body: dict | None = None, key: str | None = None) -> urllib.request.Request:
+    """A request to the gateway's NodePort (plain http: the lab has no ingress controller and no TLS)."""
+    return urllib.request.Request(  # noqa: S310 - the URL is http://<lab node>:<NodePort>, built here
+        gateway_url() + path,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})},
+    )
+
+
+def call(path: str, body: dict | None = None, key: str | None = None, timeout: float = 60):
+    request = gateway_request(path, body, key)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http to the lab's NodePort
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
+
+
+def stream_chat(key: str, model: str, max_tokens: int, prompt: str = "aaaa", timeout: float = 120) -> dict:
+    """One streamed chat completion through the gateway. ok: HTTP 200, no error event, and the closing [DONE]."""
+    request = gateway_request(
+        "/v1/chat/completions",
+        {
+            "model": model,
+            "stream": True,
+            "max_tokens": max_tokens,
+            "temperature": 0,
+            "messages": [{"role": "user", "content": prompt}],
+        },
+        key,
+    )
+    started = time.monotonic()
+    result = {"ok": False, "chunks": 0, "first_token_s": None, "error": None}
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http to the lab's NodePort
+            for raw in response:
+                line = raw.decode(errors="replace").strip()
+                if not line.startswith("data: "):
+                    continue
+                if line == "data: [DONE]":
+                    result["ok"] = result["error"] is None
+                    break
+                event = json.loads(line[6:])
+                if "error" in event:
+                    result["error"] = str(event["error"])[:300]
+                    continue
+                if event.get("choices") and event["choices"][0].get("delta", {}).get("content"):
+                    result["chunks"] += 1
+                    if result["first_token_s"] is None:
+                        result["first_token_s"] = time.monotonic() - started
+            else:
+                result["error"] = result["error"] or "the stream ended without [DONE]"
+    except urllib.error.HTTPError as error:
+        result["error"] = f"HTTP {error.code}: {error.read().decode(errors='replace')[:300]}"
+    except (OSError, ValueError) as error:
+        result["error"] = f"{type(error).__name__}: {error}"
+    result["seconds"] = time.monotonic() - started
+    return result
+
+
+def prometheus(path: str, **params: str):
+    """GET Prometheus's HTTP API (e.g. "query", "rules", "alerts") through the API server's service proxy."""
+    service = f"{SHARED['platform_monitoring_release']}-prometheus:9090"
+    query = f"?{urllib.parse.urlencode(params)}" if params else ""
+    proxy = f"/api/v1/namespaces/{NAMESPACES['monitoring']}/services/{service}/proxy"
+    out = kubectl("get", "--raw", f"{proxy}/api/v1/{path}{query}")
+    body = json.loads(out.stdout)
+    assert body.get("status") == "success", body
+    return body["data"]
+
+
+def query_value(expr: str) -> float | None:
+    """The value of an instant query with one series (None when it has none)."""
+    result = prometheus("query", query=expr)["result"]
+    return float(result[0]["value"][1]) if result else None

@@ -5,86 +5,33 @@ What is real: the kubeadm cluster, the scheduler and kubelet, llama.cpp's llama-
 llama-cpp-python vendors) serving the tiny random-weight GGUF, the LiteLLM proxy (the pinned release, without a
 database), the preload Job copying the weights from the mirror volume into the model's cache volume, verify's checks
 and smoke gate. STAND-INS (named so in the site report and the verify table): the GPU the model is scheduled on (a
-node status patch, roles/lab_standins) and the storage (static local volumes). Not run in the lab: the GPU Operator,
-the monitoring stack and KEDA (platform_skip_components says why).
+node status patch, roles/lab_standins) and the storage (static local volumes). Not run in the lab: the GPU Operator
+(platform_skip_components says why). KEDA and Prometheus: test_lab_autoscaling.py and test_lab_monitoring.py.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import time
-import urllib.error
-import urllib.request
 
-import pytest
 import yaml
 from lab_cluster_support import (
     INVENTORY,
     INVENTORY_ARGS,
+    LAB,
+    MODELS,
+    NAMESPACES,
     REPO,
-    SERVER,
     SITE_VARS,
     TIMINGS,
+    call,
     kubectl_json,
     playbook,
     recap,
+    stream_chat,
     timed,
-    wait,
 )
 
-SHARED = yaml.safe_load((REPO / "group_vars" / "all" / "platform.yml").read_text())
-NAMESPACES = SHARED["platform_namespaces"]
-LAB = {}
-for path in sorted((REPO / "inventories" / "lab" / "group_vars" / "all").glob("[1-9]*.yml")):
-    LAB.update(yaml.safe_load(path.read_text()) or {})
-MODELS = LAB["inference_models"]
 VERIFY_DIR = REPO / "build" / "verify"
-
-
-def gateway_url() -> str:
-    """The gateway's NodePort on the gate's first server, at the address playbooks/lab.yml gave it."""
-    hosts = yaml.safe_load((INVENTORY / "hosts.yml").read_text())
-    return f"http://{hosts['lab']['hosts'][SERVER]['node_ip']}:{LAB['litellm_node_port']}"
-
-
-def master_key() -> str:
-    secret = kubectl_json("-n", NAMESPACES["gateway"], "get", "secret", SHARED["platform_gateway_secret"])
-    return base64.b64decode(secret["data"]["master-key"]).decode()
-
-
-def gateway_request(path: str, body: dict | None = None, key: str | None = None) -> urllib.request.Request:
-    """A request to the gateway's NodePort (plain http: the lab has no ingress controller and no TLS)."""
-    return urllib.request.Request(  # noqa: S310 - the URL is http://<lab node>:<NodePort>, built here
-        gateway_url() + path,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})},
-    )
-
-
-def call(path: str, body: dict | None = None, key: str | None = None, timeout: float = 60):
-    request = gateway_request(path, body, key)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http to the lab's NodePort
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode(errors="replace")
-
-
-@pytest.fixture(scope="module")
-def served(site):
-    """The gateway answers the lab model (after the reset test of test_lab_cluster.py the proxy may have moved)."""
-    assert site.returncode == 0, site.log.read_text()[-6000:]
-    key = master_key()
-    started = time.monotonic()
-
-    def answers():
-        status, body = call("/v1/models", key=key, timeout=10)
-        return status == 200 and {m["id"] for m in body["data"]} >= {m["name"] for m in MODELS} and body
-
-    wait("the gateway listing the lab models", answers, timeout=600, every=5)
-    TIMINGS["gateway ready again after the earlier tests"] = time.monotonic() - started
-    return key
 
 
 def test_site_applied_the_platform_and_verify_ran(site):
@@ -137,26 +84,9 @@ def test_the_model_runs_the_lab_image_on_the_gpu_stand_in_from_the_preloaded_cac
 def test_a_chat_completion_streams_through_the_gateway(served):
     status, _ = call("/v1/models")
     assert status == 401, "the gateway answered without a key"
-    model = MODELS[0]["name"]
-    started = time.monotonic()
-    request = gateway_request(
-        "/v1/chat/completions",
-        {"model": model, "stream": True, "max_tokens": 16, "temperature": 0,
-         "messages": [{"role": "user", "content": "aaaa"}]},
-        served,
-    )
-    first, chunks = None, []
-    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - http to the lab's NodePort
-        for line in response:
-            line = line.decode().strip()
-            if not line.startswith("data: ") or line == "data: [DONE]":
-                continue
-            delta = json.loads(line[6:])["choices"][0]["delta"].get("content")
-            if delta:
-                first = first or time.monotonic()
-                chunks.append(delta)
-    assert first is not None and len(chunks) >= 8, chunks
-    TIMINGS["first token through the gateway (one streamed request)"] = first - started
+    result = stream_chat(served, MODELS[0]["name"], max_tokens=16)
+    assert result["ok"] and result["chunks"] >= 8, result
+    TIMINGS["first token through the gateway (one streamed request)"] = result["first_token_s"]
 
 
 def test_a_second_platform_run_changes_nothing(served):

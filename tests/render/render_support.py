@@ -46,12 +46,18 @@ DBLESS_GATEWAY = {
     "litellm_node_port": 30400,
     "litellm_ingress_enabled": False,
 }
-# The render tier's lab: the lab inventory with every component and a database-backed gateway (the tier's vehicle
-# for variants: Argo CD, the host driver strategy, a bad model). `make lab` itself skips the GPU Operator, monitoring
-# and KEDA and runs the gateway without a database (inventories/lab, tests/lab_cluster); that gateway is the
-# DBLESS render below.
+# The render tier's lab: the lab inventory with every component, the charts' upstream images and a database-backed
+# gateway (the tier's vehicle for variants: Argo CD, the host driver strategy, a bad model). `make lab` itself skips
+# the GPU Operator, runs KEDA and the Prometheus stack from the images built here (Grafana and the operator's admission
+# webhook off, Prometheus on an emptyDir: the lab gate, tests/lab_cluster, proves those values by running them) and
+# the gateway without a database (inventories/lab); that gateway is the DBLESS render below.
 FULL_PLATFORM_LAB = {
     "platform_skip_components": {},
+    "keda_chart_values_extra": {},
+    "monitoring_chart_values_extra": {},
+    "monitoring_prometheus_storage_size": yaml.safe_load(
+        (ROOT / "roles" / "monitoring" / "defaults" / "main.yml").read_text()
+    )["monitoring_prometheus_storage_size"],
     "litellm_database": "postgres",
     "litellm_service_type": "ClusterIP",
     "litellm_ingress_enabled": True,

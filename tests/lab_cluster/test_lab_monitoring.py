@@ -1,0 +1,129 @@
+"""Prometheus in the lab scrapes the platform and its alert rules fire on a real condition (issue 17).
+
+What is real: the Prometheus Operator, Prometheus, its config reloader, Alertmanager, kube-state-metrics and the node
+exporter, each built here from its Go module at the version kube-prometheus-stack pins and installed with that chart;
+the ServiceMonitors and PrometheusRules the platform roles render; the model's endpoint going away. Not in the lab:
+Grafana (AGPL, not built; the dashboards are checked by the render tier) and the operator's admission webhook.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from lab_cluster_support import (
+    LAB,
+    MODELS,
+    NAMESPACES,
+    SHARED,
+    TIMINGS,
+    kubectl,
+    kubectl_json,
+    prometheus,
+    query_value,
+    wait,
+)
+
+RELEASE = SHARED["platform_monitoring_release"]
+# What the lab's monitoring runs, by pod label app.kubernetes.io/name, and where.
+RUNNING = {
+    NAMESPACES["monitoring"]: {
+        "kube-prometheus-stack-prometheus-operator",
+        "prometheus",
+        "alertmanager",
+        "kube-state-metrics",
+    },
+    NAMESPACES["node_monitoring"]: {"prometheus-node-exporter"},
+}
+
+
+def seconds(duration: str) -> int:
+    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
+
+
+def test_the_monitoring_stack_runs_from_the_images_built_here(site):
+    assert site.returncode == 0, site.log.read_text()[-6000:]
+    for namespace, names in RUNNING.items():
+        pods = kubectl_json("-n", namespace, "get", "pods")["items"]
+        found = {p["metadata"]["labels"].get("app.kubernetes.io/name") for p in pods}
+        assert names <= found, (namespace, found)
+        for pod in pods:
+            ready = next(c for c in pod["status"].get("conditions", []) if c["type"] == "Ready")
+            assert ready["status"] == "True", (pod["metadata"]["name"], pod["status"].get("containerStatuses"))
+            for container in pod["spec"]["containers"] + pod["spec"].get("initContainers", []):
+                assert container["image"].startswith("localhost/inference-platform/"), container["image"]
+    assert not kubectl_json("-n", NAMESPACES["monitoring"], "get", "pods", "-l", "app.kubernetes.io/name=grafana")[
+        "items"
+    ]
+
+
+def test_prometheus_scrapes_the_model_servers_and_the_gateway(served):
+    for model in MODELS:
+        wait(
+            f"a scraped target of {model['name']}",
+            lambda m=model: query_value(f'max(up{{namespace="{NAMESPACES["models"]}",service="{m["name"]}"}})') == 1,
+            180,
+            5,
+        )
+    wait(
+        "a scraped gateway target", lambda: query_value(f'max(up{{namespace="{NAMESPACES["gateway"]}"}})') == 1, 180, 5
+    )
+
+
+def test_the_platform_rules_are_loaded(site):
+    groups = {g["name"]: g for g in prometheus("rules")["groups"]}
+    assert "inference-platform.models" in groups, sorted(groups)
+    down = [r for r in groups["inference-platform.models"]["rules"] if r["name"] == "ModelServerDown"]
+    assert {r["labels"]["model"] for r in down} == {m["name"] for m in MODELS}
+    assert {r["duration"] for r in down} == {seconds(LAB["monitoring_model_down_for"])}
+    assert all(r["health"] == "ok" for g in groups.values() for r in g["rules"] if g["name"].startswith("inference")), [
+        (r["name"], r.get("lastError")) for g in groups.values() for r in g["rules"] if r["health"] != "ok"
+    ]
+
+
+def test_model_server_down_fires_within_its_window_when_the_model_has_no_replica(served):
+    model = MODELS[0]["name"]
+    namespace = NAMESPACES["models"]
+    window = seconds(LAB["monitoring_model_down_for"])
+    firing = f'ALERTS{{alertname="ModelServerDown",model="{model}",alertstate="firing"}}'
+    assert query_value(firing) is None, "ModelServerDown fires already"
+    # KEDA owns the replicas: pause it at 0 (its documented annotation), as an operator stopping a model would.
+    kubectl("-n", namespace, "annotate", "--overwrite", "scaledobject", model, "autoscaling.keda.sh/paused-replicas=0")
+    try:
+        wait(
+            f"{model} without a ready replica",
+            lambda: not kubectl_json("-n", namespace, "get", "deployment", model)["status"].get("readyReplicas"),
+            180,
+            3,
+        )
+        gone = time.monotonic()
+        # The alert may fire after: the last scrape's staleness (<= the scrape interval), the `for:` window, and the
+        # rule group's evaluation interval (the chart's 30 s default) twice.
+        limit = window + 15 + 2 * 30 + 30
+        wait("ModelServerDown firing", lambda: query_value(firing) is not None, limit, 5)
+        fired = time.monotonic() - gone
+        print(f"ModelServerDown fired {fired:.0f} s after the last replica went (for: {window} s)")
+        TIMINGS["ModelServerDown: replicas 0 -> firing"] = fired
+        assert fired >= window - 5, f"fired after {fired:.0f} s, before its for: window of {window} s"
+
+        def in_alertmanager():
+            service = f"{RELEASE}-alertmanager:9093"
+            out = kubectl(
+                "get", "--raw", f"/api/v1/namespaces/{NAMESPACES['monitoring']}/services/{service}/proxy/api/v2/alerts"
+            )
+            return [
+                a
+                for a in json.loads(out.stdout)
+                if a["labels"].get("alertname") == "ModelServerDown" and a["labels"].get("model") == model
+            ]
+
+        wait("Alertmanager holding ModelServerDown", in_alertmanager, 120, 5)
+    finally:
+        kubectl("-n", namespace, "annotate", "scaledobject", model, "autoscaling.keda.sh/paused-replicas-")
+    wait(
+        f"{model} Ready again",
+        lambda: kubectl_json("-n", namespace, "get", "deployment", model)["status"].get("readyReplicas", 0) >= 1,
+        300,
+        5,
+    )
+    wait("ModelServerDown resolved", lambda: query_value(firing) is None, 180, 5)
