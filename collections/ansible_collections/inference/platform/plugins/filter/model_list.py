@@ -26,8 +26,9 @@ DURATION = re.compile(r"^[0-9]+[smhd]$")
 
 # The keys of a model entry (docs/architecture.md, "The model list") every engine takes, and which may be left out.
 MODEL_REQUIRED_KEYS = ("name", "hf_id", "revision", "gpus", "max_model_len", "replicas", "autoscale")
-# engine: which server runs the model (ENGINES, module_utils/_engines.py); cache_size: size of the model's cache volume (roles/vllm);
-# hf_token_required: the weights are gated on Hugging Face, so the platform needs a token (roles/validate_inventory).
+# engine: which server runs the model (ENGINES, module_utils/_engines.py); cache_size: size of the model's cache
+# volume (roles/vllm); hf_token_required: the weights are gated on Hugging Face, so the platform needs a token
+# (roles/validate_inventory).
 MODEL_OPTIONAL_KEYS = ("engine", "extra_args", "cache_size", "hf_token_required")
 # Longest model name: roles/vllm derives object names from it (<name>-preload-<hash>, ...) within 63 characters.
 MODEL_NAME_MAX = 40

@@ -76,7 +76,7 @@ options:
     description:
       - Only count metric series whose C(model_name) label equals this value (a vLLM server can serve several).
       - By default gauges are summed over all series (the KV-cache usage is the highest of them) and histograms merged.
-      - Refused with O(engine=llamacpp): llama-server serves one model and labels no series with it.
+      - Refused with O(engine=llamacpp), whose llama-server serves one model and labels no series with it.
     type: str
   engine:
     description:
@@ -291,6 +291,7 @@ from ansible_collections.inference.platform.plugins.module_utils._prometheus imp
     histogram_quantile,
 )
 
+
 def quantile_key(q):
     """0.5 -> 'p50', 0.95 -> 'p95', 0.999 -> 'p99.9'."""
     pct = round(q * 100, 6)
@@ -327,7 +328,7 @@ def engines_on_page(metrics):
 
 
 def summarize(metrics, quantiles, model=None, engine=DEFAULT_ENGINE):
-    """Read one engine's numbers out of a parsed /metrics page; None where the page (or the engine) has no such metric."""
+    """Read one engine's numbers out of a parsed /metrics page; None where the page (or engine) has no such metric."""
     label = ENGINES[engine]["health"]["page_model_label"]
     match = {label: model} if model and label else None
     out = {"names": {}}
