@@ -6,7 +6,8 @@ podman pod (the two containers share its network namespace, as a Service would j
 
 * llama-server runs from its image's entrypoint on the tiny GGUF, as an arbitrary non-root UID with a
   read-only root file system, with ``--metrics``; its ``/health`` and ``/metrics`` answer and it reports the
-  pinned llama.cpp build;
+  pinned llama.cpp build; the inference_health module (engine=llamacpp) reads its queue and token counts
+  through the Ansible CLI;
 * LiteLLM's copy-ui init step and the proxy run as the litellm role's Deployment runs them
   (roles/litellm/templates/objects.yaml.j2: ``sh -c cp -R /var/lib/litellm/ui/. ...``, then only
   ``--config FILE --port PORT`` as arguments to the image's entrypoint, its environment, UID 65534,
@@ -36,6 +37,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible_cli import run_module
 from servers.process import free_port
 
 pytestmark = pytest.mark.integration
@@ -335,6 +337,40 @@ def test_llama_server_image(image_pod, platform_images):
         ]
     )
     assert curl.returncode == 0, "upstream's image has curl (the preload Job and health checks use it)"
+
+
+def test_inference_health_reads_the_llama_server_image(image_pod):
+    """inference.platform.inference_health (engine=llamacpp) against the real llama-server: its names, its counts."""
+    url = image_pod["llama"]
+    args = {"api_url": url, "engine": "llamacpp", "expected_models": ["tiny-llama"], "metrics": "required"}
+    before = run_module("inference_health", {**args, "max_waiting_requests": 0})
+    assert not before.failed, before.describe()
+    r = before.result
+    assert r["healthy"] is True and r["engine"] == "llamacpp"
+    assert r["checks"]["liveness"]["status"] == 200  # llama-server has /health (llama-cpp-python's server has not)
+    assert r["checks"]["waiting_requests"]["value"] == 0.0
+    assert r["metrics"]["names"]["num_requests_waiting"] == "llamacpp:requests_deferred"
+    assert r["metrics"]["names"]["num_requests_running"] == "llamacpp:requests_processing"
+    for value in ("kv_cache_usage", "ttft_seconds", "inter_token_latency_seconds", "model_names"):
+        assert r["metrics"][value] is None, value  # llama-server b11312 does not report them
+    status, answer = http_json(
+        f"{url}/v1/chat/completions",
+        {"model": "tiny-llama", "messages": [{"role": "user", "content": "count to five"}], "max_tokens": 5},
+    )
+    assert status == 200 and answer["usage"]["completion_tokens"] == 5
+    after = run_module("inference_health", args)
+    assert not after.failed, after.describe()
+    m0, m1 = before.result["metrics"], after.result["metrics"]
+    assert m1["generation_tokens_total"] - m0["generation_tokens_total"] == 5  # exactly this request's tokens
+    assert m1["prompt_tokens_total"] > m0["prompt_tokens_total"]
+    assert m1["generation_tokens_per_second"] > 0 and m1["prompt_tokens_per_second"] > 0
+    # The default engine (vLLM) finds none of its names on this page, and says which engine to set.
+    wrong = run_module("inference_health", {"api_url": url, "metrics": "required"})
+    assert wrong.failed
+    assert wrong.result["failed_checks"] == ["metrics"]
+    assert wrong.result["checks"]["metrics"]["detail"].endswith(
+        "it has the metrics of llama.cpp (llama-server): set engine=llamacpp"
+    ), wrong.describe()
 
 
 def test_litellm_image_serves_through_llama_server(image_pod, platform_images, integration_timings):

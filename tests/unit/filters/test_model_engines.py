@@ -1,15 +1,18 @@
-"""The engine seam of the model list (model_list.ENGINES): which keys apply to which engine, how each is served.
+"""The engine seam of the model list (ENGINES): which keys apply to which engine, how each is served.
 
 Every engine-specific fact (flags, probes, metrics, the gateway's provider route, the image) comes from the one
-registry in the model_list filter; these tests pin what an operator sees for a vLLM and a llama.cpp entry.
+registry, module_utils/_engines.py, read through the model_list filters (and by the inference_health module);
+these tests pin what an operator sees for a vLLM and a llama.cpp entry.
 """
 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from ansible_collections.inference.platform.plugins.filter import model_list
 from ansible_collections.inference.platform.plugins.filter.model_list import (
     ENGINES,
     engine_queries,
@@ -18,6 +21,7 @@ from ansible_collections.inference.platform.plugins.filter.model_list import (
     model_memory_problems,
     model_server,
 )
+from ansible_collections.inference.platform.plugins.module_utils import _engines
 
 VLLM = {
     "name": "qwen25-7b",
@@ -180,10 +184,22 @@ def test_model_engines_lists_the_engines_used_or_all_of_them():
     assert model_engines([VLLM])[0]["litellm"] == {"provider": "hosted_vllm", "params": {}}
 
 
+def test_the_filters_and_the_modules_read_the_one_engine_table():
+    """The table lives in module_utils (the inference_health module reads it too); the filter only imports it."""
+    assert ENGINES is _engines.ENGINES
+    assert model_list.DEFAULT_ENGINE == _engines.DEFAULT_ENGINE == "vllm"
+    source = Path(model_list.__file__).read_text()
+    assert "llamacpp:" not in source and "vllm:" not in source  # no metric name written a second time
+
+
 def test_every_engine_names_the_metrics_the_rules_keda_and_dashboards_read():
     for name, spec in ENGINES.items():
         assert set(spec["metrics"]) == {"waiting", "running", "generation_tokens", "prompt_tokens", "model_label"}, name
         assert set(spec["probes"]) == {"startup", "ready", "live"}, name
+        assert set(spec["health"]) == {
+            "kv_cache_usage", "ttft_seconds", "inter_token_latency_seconds", "prompt_seconds", "generation_seconds",
+            "page_model_label",
+        }, name
     assert engine_queries("waiting", "waiting") == [
         ["sum by (model_name) (vllm:num_requests_waiting)", "%model_name% waiting"],
         ["sum by (service) (llamacpp:requests_deferred)", "%service% waiting"],

@@ -1,4 +1,5 @@
-"""inference_health: the Prometheus parser on a real vLLM scrape, and the module against a loopback stand-in."""
+"""inference_health: the Prometheus parser on real vLLM and llama-server scrapes, and the module against a loopback
+stand-in serving them."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import socket
 
 import pytest
 from ansible_collections.inference.platform.plugins.module_utils import _prometheus as prom
+from ansible_collections.inference.platform.plugins.module_utils._engines import ENGINES
 from ansible_collections.inference.platform.plugins.modules import inference_health
 from module_runner import FIXTURES, ansible_cli, ansible_playbook, run_module
 from openai_standin import StandInOpenAI
 
 V0_CAPTURE = (FIXTURES / "vllm" / "vllm-metrics-v0-capture.kubeai.txt").read_text()
 NAMES_FILE = FIXTURES / "vllm" / "vllm-metric-names.txt"
+# A real llama-server b11312 scrape with 2 requests running and 1 deferred (tests/fixtures/llamacpp/ATTRIBUTION.md).
+LLAMACPP_CAPTURE = (FIXTURES / "llamacpp" / "llama-server-b11312-metrics.txt").read_text()
 LLAMA = "neuralmagic/Meta-Llama-3.1-8B-Instruct-FP8"
 
 # A V1 page written for these tests from the names, types, labels (model_name, engine) and default buckets listed
@@ -122,11 +126,52 @@ def test_every_v1_name_read_exists_in_vllm_033():
         if m:
             name, kind = m.groups()
             listed.add(name + "_total" if kind == "counter" and not name.endswith("_total") else name)
-    preferred = [names[0] for _key, names in inference_health.GAUGES + inference_health.COUNTERS]
-    preferred += [inference_health.KV_CACHE[0]] + [names[0] for _key, names in inference_health.HISTOGRAMS]
+    preferred = [names[0] for _key, _how, names in inference_health.value_names("vllm") if names]
+    assert len(preferred) == 7  # waiting, running, 2 token counters, KV cache, 2 histograms
     missing = [n for n in preferred if n not in listed]
     assert missing == []
     assert "vllm:gpu_cache_usage_perc" not in listed  # the V0 fallback really is gone in V1
+
+
+def test_summarize_real_llamacpp_capture():
+    summary = inference_health.summarize(prom.Metrics(LLAMACPP_CAPTURE), [0.5, 0.95], engine="llamacpp")
+    assert summary["num_requests_running"] == 2.0  # llamacpp:requests_processing (2 slots busy)
+    assert summary["num_requests_waiting"] == 1.0  # llamacpp:requests_deferred (the third request)
+    assert summary["prompt_tokens_total"] == 57.0
+    assert summary["generation_tokens_total"] == 32.0
+    assert summary["prompt_tokens_per_second"] == pytest.approx(57 / 0.002233)
+    assert summary["generation_tokens_per_second"] == pytest.approx(32 / 0.005099)
+    for value in ("kv_cache_usage", "ttft_seconds", "inter_token_latency_seconds", "model_names"):
+        assert summary[value] is None, value
+    assert summary["names"] == {
+        "num_requests_running": "llamacpp:requests_processing",
+        "num_requests_waiting": "llamacpp:requests_deferred",
+        "prompt_tokens_total": "llamacpp:prompt_tokens_total",
+        "generation_tokens_total": "llamacpp:tokens_predicted_total",
+        "kv_cache_usage": None,
+        "ttft_seconds": None,
+        "inter_token_latency_seconds": None,
+        "prompt_tokens_per_second": "llamacpp:prompt_seconds_total",
+        "generation_tokens_per_second": "llamacpp:tokens_predicted_seconds_total",
+    }
+
+
+def test_every_llamacpp_name_read_is_on_the_real_page_and_the_nulls_are_true():
+    """What the engine table reads for llama.cpp is on b11312's page; what it leaves out is not there either."""
+    metrics = prom.Metrics(LLAMACPP_CAPTURE)
+    names = [name for _key, _how, candidates in inference_health.value_names("llamacpp") for name in candidates]
+    assert len(names) == 6
+    assert [name for name in names if not metrics.series(name)] == []
+    assert not [name for name in metrics.types if "kv_cache" in name or "ttft" in name or "first_token" in name]
+    assert [t for t in metrics.types.values() if t == "histogram"] == []
+    assert [labels for _name, labels, _value in metrics.samples if labels] == []  # nothing tells models apart
+
+
+def test_vllm_page_read_as_llamacpp_and_back_finds_nothing():
+    assert inference_health.engines_on_page(prom.Metrics(LLAMACPP_CAPTURE)) == ["llamacpp"]
+    assert inference_health.engines_on_page(prom.Metrics(V0_CAPTURE)) == ["vllm"]
+    summary = inference_health.summarize(prom.Metrics(V0_CAPTURE), [0.5], engine="llamacpp")
+    assert {key for key, value in summary["names"].items() if value} == set()
 
 
 def test_label_escapes_and_special_values():
@@ -160,6 +205,8 @@ def test_healthy_vllm(tmp_path):
     with StandInOpenAI(models=[LLAMA], metrics_text=V0_CAPTURE) as srv:
         res = run({"api_url": srv.url, "expected_models": [LLAMA], "metrics": "required", "max_waiting_requests": 5})
     assert not res.failed, res["msg"] if res.failed else ""
+    assert res["engine"] == "vllm"  # the default
+    assert res["metrics"]["generation_tokens_per_second"] is None  # vLLM has no seconds counters
     assert res["healthy"] is True
     assert res["failed_checks"] == []
     assert res["models"] == [LLAMA]
@@ -259,6 +306,73 @@ def test_connection_refused():
     assert res.failed
     assert res["failed_checks"] == ["liveness", "models"]
     assert f"cannot reach http://127.0.0.1:{port}/health" in res["msg"]
+
+
+def test_healthy_llamacpp_and_its_queue_limit():
+    with StandInOpenAI(models=["tiny-llama"], metrics_text=LLAMACPP_CAPTURE) as srv:
+        args = {"api_url": srv.url, "engine": "llamacpp", "expected_models": ["tiny-llama"], "max_waiting_requests": 1}
+        res = run(args)
+        crossed = run(dict(args, max_waiting_requests=0))
+    assert not res.failed, res["msg"] if res.failed else ""
+    assert res["engine"] == "llamacpp"
+    assert res["checks"]["metrics"]["ok"] is True
+    assert res["checks"]["waiting_requests"]["value"] == 1.0
+    assert res["metrics"]["num_requests_running"] == 2.0
+    assert res["metrics"]["kv_cache_usage"] is None
+    assert crossed.failed
+    assert crossed["failed_checks"] == ["waiting_requests"]
+    assert "1 request(s) waiting, limit max_waiting_requests=0" in crossed["msg"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            {"max_kv_cache_usage": 0.9},
+            "max_kv_cache_usage is set, but llama.cpp (llama-server) (engine=llamacpp) does not report its KV-cache "
+            "usage on /metrics: leave max_kv_cache_usage out for this engine",
+        ),
+        (
+            {"metrics_model": "tiny-llama"},
+            "metrics_model is set, but llama.cpp (llama-server) (engine=llamacpp) serves one model and its /metrics "
+            "labels no series with a model name: leave metrics_model out for this engine",
+        ),
+    ],
+)
+def test_llamacpp_refuses_what_it_cannot_report_before_asking(args, message):
+    with StandInOpenAI(models=["tiny-llama"], metrics_text=LLAMACPP_CAPTURE) as srv:
+        res = run(dict(args, api_url=srv.url, engine="llamacpp"))
+        asked = list(srv.requests)
+    assert res.failed
+    assert res["error"]["code"] == "invalid_argument"
+    assert res["msg"] == message
+    assert asked == []
+
+
+def test_engine_mismatch_names_the_engine_to_set():
+    with StandInOpenAI(models=["tiny-llama"], metrics_text=LLAMACPP_CAPTURE) as srv:
+        res = run({"api_url": srv.url, "metrics": "required"})
+        optional = run({"api_url": srv.url})
+    assert res.failed
+    assert res["failed_checks"] == ["metrics"]
+    assert res["checks"]["metrics"]["detail"] == (
+        f"{srv.url}/metrics has 15 samples but no vLLM metrics (vllm:num_requests_running, "
+        "vllm:num_requests_waiting); it has the metrics of llama.cpp (llama-server): set engine=llamacpp"
+    )
+    assert not optional.failed and optional["checks"]["metrics"]["ok"] is None
+    with StandInOpenAI(models=[LLAMA], metrics_text=V0_CAPTURE) as srv:
+        res = run({"api_url": srv.url, "metrics": "required", "engine": "llamacpp"})
+    assert res.failed
+    assert res["checks"]["metrics"]["detail"].endswith(
+        "but no llama.cpp (llama-server) metrics (llamacpp:requests_processing, llamacpp:requests_deferred); "
+        "it has the metrics of vLLM: set engine=vllm"
+    )
+
+
+def test_engine_choices_are_the_engine_table():
+    res = run({"api_url": "http://127.0.0.1:9", "engine": "tgi"})
+    assert res.failed
+    assert f"value of engine must be one of: {', '.join(ENGINES)}, got: tgi" in res["msg"]
 
 
 def test_cli_vvv_does_not_show_key():

@@ -17,6 +17,7 @@ import math
 import re
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.inference.platform.plugins.module_utils._engines import DEFAULT_ENGINE, ENGINES
 from ansible_collections.inference.platform.plugins.module_utils._rules import is_dns_label
 
 HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -25,106 +26,18 @@ DURATION = re.compile(r"^[0-9]+[smhd]$")
 
 # The keys of a model entry (docs/architecture.md, "The model list") every engine takes, and which may be left out.
 MODEL_REQUIRED_KEYS = ("name", "hf_id", "revision", "gpus", "max_model_len", "replicas", "autoscale")
-# engine: which server runs the model (ENGINES); cache_size: size of the model's cache volume (roles/vllm);
-# hf_token_required: the weights are gated on Hugging Face, so the platform needs a token (roles/validate_inventory).
+# engine: which server runs the model (ENGINES, module_utils/_engines.py); cache_size: size of the model's cache
+# volume (roles/vllm); hf_token_required: the weights are gated on Hugging Face, so the platform needs a token
+# (roles/validate_inventory).
 MODEL_OPTIONAL_KEYS = ("engine", "extra_args", "cache_size", "hf_token_required")
-DEFAULT_ENGINE = "vllm"
 # Longest model name: roles/vllm derives object names from it (<name>-preload-<hash>, ...) within 63 characters.
 MODEL_NAME_MAX = 40
 # Largest gpu_memory_utilization accepted: vLLM needs some GPU memory outside its own budget (CUDA context).
 MAX_GPU_MEMORY_UTILIZATION = 0.98
-# Flags the platform sets from the model entry, per engine: extra_args may not repeat them (flag -> what to write
-# instead).
-VLLM_MANAGED_FLAGS = {
-    "--model": "hf_id",
-    "--revision": "revision",
-    "--served-model-name": "name",
-    "--host": "nothing (the platform sets it)",
-    "--port": "nothing (the platform sets it)",
-    "--tensor-parallel-size": "tensor_parallel",
-    "--max-model-len": "max_model_len",
-    "--gpu-memory-utilization": "gpu_memory_utilization",
-    "--quantization": "quantization",
-    "--download-dir": "nothing (the model cache volume is mounted for it)",
-}
-LLAMACPP_MANAGED_FLAGS = {
-    "--model": "hf_id and gguf_file",
-    "-m": "hf_id and gguf_file",
-    "--hf-repo": "hf_id (the preload Job fetches the file into the model cache)",
-    "-hf": "hf_id (the preload Job fetches the file into the model cache)",
-    "--hf-file": "gguf_file",
-    "-hff": "gguf_file",
-    "--alias": "name",
-    "-a": "name",
-    "--host": "nothing (the platform sets it)",
-    "--port": "nothing (the platform sets it)",
-    "--ctx-size": "max_model_len (each slot gets max_model_len tokens; slots are vllm_llamacpp_slots)",
-    "-c": "max_model_len (each slot gets max_model_len tokens; slots are vllm_llamacpp_slots)",
-    "--parallel": "nothing (vllm_llamacpp_slots sets it for every llama.cpp model)",
-    "-np": "nothing (vllm_llamacpp_slots sets it for every llama.cpp model)",
-    "--n-gpu-layers": "gpus (0 runs on CPU; >= 1 offloads every layer)",
-    "-ngl": "gpus (0 runs on CPU; >= 1 offloads every layer)",
-    "--metrics": "nothing (the platform always exposes /metrics: KEDA and the alerts read it)",
-}
-# The inference engines a model entry may name (engine:), each in this one place: the model-entry keys that apply
-# to it, its GPUs, the flags the platform manages, how it is probed, the metrics that mean "requests waiting" and
-# "running" (KEDA's query, the alert rules, the dashboards read them from here) and LiteLLM's provider route.
-# A third engine is one more entry (plus its image in group_vars/all/versions.yml and its args in engine_server).
-#   label           app.kubernetes.io/name of its pods (the Deployment's selector: never change it for an engine)
-#   required/optional  model-entry keys only this engine takes (besides MODEL_REQUIRED/OPTIONAL_KEYS)
-#   min_gpus        fewest GPUs a replica may ask for (0: it can run on CPU)
-#   probes          HTTP paths: startup (loading), ready (the model answers a models request), live (the process)
-#   metrics         Prometheus names: waiting, running (gauges), generation_tokens, prompt_tokens (counters) and
-#                   the label that tells models apart (vLLM: model_name; llama.cpp has none: the scraped Service's)
-#   litellm         provider prefix of the gateway's route and extra litellm_params
-#   shm             needs a large in-memory /dev/shm (NCCL, tensor-parallel workers)
-ENGINES = {
-    "vllm": {
-        "title": "vLLM",
-        "label": "vllm",
-        "required": ("tensor_parallel", "gpu_memory_utilization"),
-        "optional": ("quantization", "size"),
-        "min_gpus": 1,
-        "managed_flags": VLLM_MANAGED_FLAGS,
-        "command": ["python3", "-m", "vllm.entrypoints.openai.api_server"],
-        "probes": {"startup": "/health", "ready": "/v1/models", "live": "/health"},
-        "metrics": {
-            "waiting": "vllm:num_requests_waiting",
-            "running": "vllm:num_requests_running",
-            "generation_tokens": "vllm:generation_tokens_total",
-            "prompt_tokens": "vllm:prompt_tokens_total",
-            "model_label": "model_name",
-        },
-        "litellm": {"provider": "hosted_vllm", "params": {}},
-        "env": {"HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"},
-        "shm": True,
-    },
-    "llamacpp": {
-        "title": "llama.cpp (llama-server)",
-        "label": "llamacpp",
-        "required": ("gguf_file",),
-        "optional": (),
-        "min_gpus": 0,
-        "managed_flags": LLAMACPP_MANAGED_FLAGS,
-        "command": ["/app/llama-server"],
-        "probes": {"startup": "/health", "ready": "/v1/models", "live": "/health"},
-        "metrics": {
-            "waiting": "llamacpp:requests_deferred",
-            "running": "llamacpp:requests_processing",
-            "generation_tokens": "llamacpp:tokens_predicted_total",
-            "prompt_tokens": "llamacpp:prompt_tokens_total",
-            "model_label": "service",
-        },
-        # llama-server speaks the OpenAI API; it checks no key unless started with one (the gateway is the edge).
-        "litellm": {"provider": "openai", "params": {"api_key": "llama-server-checks-no-key"}},
-        "env": {},
-        "shm": False,
-    },
-}
-# A GGUF file inside the model's repository: a relative path of plain names ending in .gguf.
 # The address a model server listens on inside its pod: every interface, since the Service and the kubelet's probes
 # reach it through the pod IP (the namespace's NetworkPolicies decide who may).
 POD_LISTEN_ADDRESS = "0.0.0.0"  # noqa: S104
+# A GGUF file inside the model's repository: a relative path of plain names ending in .gguf.
 GGUF_FILE = re.compile(r"^(?!.*(^|/)\.\.?(/|$))[\w.-]+(/[\w.-]+)*\.gguf$")
 # The memory-fit check: keys of a model's size, bytes per weight by dtype and by quantization method, and what
 # vLLM holds per GPU beside weights and KV cache (CUDA context, activations of the profile run, CUDA graphs).

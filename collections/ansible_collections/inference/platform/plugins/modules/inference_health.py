@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: inference_health
-short_description: Probe an OpenAI-compatible inference endpoint (vLLM, or vLLM behind LiteLLM)
+short_description: Probe an OpenAI-compatible inference endpoint (vLLM, llama.cpp's llama-server, LiteLLM)
 version_added: 0.1.0
 description:
   - Runs three checks against an endpoint and reports each one, machine-readable.
@@ -17,9 +17,11 @@ description:
     without auth; servers without such a path can be tolerated with O(health_missing_ok=true)."
   - "B(models): C(GET <api_url>/v1/models) answers and lists every model of O(expected_models) (by C(id))."
   - "B(metrics): C(GET <api_url>/metrics) is parsed (Prometheus text format) into running and waiting requests,
-    KV-cache usage and time-to-first-token and inter-token latency quantiles, using vLLM's metric names. Both the
-    current (V1) names such as C(vllm:kv_cache_usage_perc) and the older V0 names such as C(vllm:gpu_cache_usage_perc)
-    and C(vllm:time_per_output_token_seconds) are understood."
+    token counts and what else the server's engine (O(engine)) reports: for vLLM the KV-cache usage and
+    time-to-first-token and inter-token latency quantiles, for llama.cpp's llama-server the prompt and generation
+    speeds. The metric names are the collection's engine table, the one the model_list filters (KEDA's query, the
+    alert rules, the dashboards) read. For vLLM both the current (V1) names such as C(vllm:kv_cache_usage_perc) and the
+    older V0 names such as C(vllm:gpu_cache_usage_perc) and C(vllm:time_per_output_token_seconds) are understood."
   - Fails when a check fails (or a threshold such as O(max_waiting_requests) is crossed), with a message that names
     each failing check and what was seen. RV(checks) is returned on failure too.
   - Quantiles come from the server's cumulative histograms, so they cover every request since the server started,
@@ -60,7 +62,7 @@ options:
   metrics:
     description:
       - V(required) fails when C(/metrics) cannot be read or parsed, V(optional) reports why it was not read and goes
-        on (LiteLLM does not serve vLLM's metrics), V(skip) does not ask.
+        on (LiteLLM does not serve an engine's metrics), V(skip) does not ask.
       - V(optional) behaves as V(required) when O(max_waiting_requests) or O(max_kv_cache_usage) is set; V(skip) with
         one of them is refused.
     type: str
@@ -74,26 +76,56 @@ options:
     description:
       - Only count metric series whose C(model_name) label equals this value (a vLLM server can serve several).
       - By default gauges are summed over all series (the KV-cache usage is the highest of them) and histograms merged.
+      - Refused with O(engine=llamacpp), whose llama-server serves one model and labels no series with it.
     type: str
+  engine:
+    description:
+      - The inference engine behind O(api_url); it decides which metric names are read from C(/metrics).
+      - V(vllm) reads C(vllm:num_requests_waiting), C(vllm:num_requests_running), the KV-cache gauge and the latency
+        histograms.
+      - V(llamacpp) (llama.cpp's C(llama-server) started with C(--metrics), as the platform starts it) reads
+        C(llamacpp:requests_deferred) as waiting and C(llamacpp:requests_processing) as running requests,
+        C(llamacpp:prompt_tokens_total) and C(llamacpp:tokens_predicted_total) as token counts, and the seconds
+        counters beside them for the speeds. It reports no KV-cache usage and no latency histograms (llama.cpp
+        b11312), so those values are V(null) and O(max_kv_cache_usage) is refused.
+      - Not detected from the page, so that a threshold the engine cannot judge is refused before anything is
+        asked and a page without engine metrics (LiteLLM's) is not guessed at. When the page lacks this engine's
+        metrics but has another's, the metrics check says which O(engine) to set.
+      - For a model of the model list, pass the C(engine) of what the C(inference.platform.model_server) filter
+        returns for its entry (V(vllm) for an entry that names none).
+    type: str
+    choices: [vllm, llamacpp]
+    default: vllm
+    version_added: 0.2.0
   quantiles:
     description: Quantiles to compute from the latency histograms, between 0 and 1.
     type: list
     elements: float
     default: [0.5, 0.95, 0.99]
   max_waiting_requests:
-    description: Fail when more requests than this wait in the queue (C(vllm:num_requests_waiting)).
+    description: Fail when more requests than this wait in the queue (C(vllm:num_requests_waiting), llama.cpp
+      C(llamacpp:requests_deferred)).
     type: int
   max_kv_cache_usage:
-    description: Fail when the KV-cache usage (0 to 1) is above this value.
+    description:
+      - Fail when the KV-cache usage (0 to 1) is above this value.
+      - Refused for an O(engine) that does not report it (V(llamacpp)).
     type: float
 notes:
-  - Metric names are those of vLLM 0.33 (V1 engine) with fall-backs to the V0 names; see RV(metrics.names).
-  - Tested against a real vLLM V0 C(/metrics) scrape and against V1 names taken from vLLM 0.33's source.
+  - vLLM metric names are those of vLLM 0.33 (V1 engine) with fall-backs to the V0 names; llama.cpp's are those of
+    llama-server b11312; see RV(metrics.names).
+  - Tested against a real vLLM V0 C(/metrics) scrape, V1 names taken from vLLM 0.33's source, and a real
+    llama-server b11312 C(/metrics) scrape; and against the real llama-server of the platform's image.
+  - "Reading llama-server's C(/metrics) resets its C(llamacpp:prompt_tokens_seconds) and
+    C(llamacpp:predicted_tokens_seconds) gauges (averages since the previous scrape); this module does not use them."
 seealso:
   - module: inference.platform.smoke_inference
   - name: vLLM production metrics
     description: Meaning of each vLLM metric.
     link: https://docs.vllm.ai/en/latest/usage/metrics.html
+  - name: llama.cpp server
+    description: llama-server's options, among them C(--metrics), and its endpoints.
+    link: https://github.com/ggml-org/llama.cpp/blob/master/tools/server/README.md
 """
 
 EXAMPLES = r"""
@@ -103,6 +135,24 @@ EXAMPLES = r"""
     expected_models: [qwen25-7b]
     metrics: required
     max_waiting_requests: 20
+
+- name: Probe a llama.cpp model (llama-server) and bound its queue
+  inference.platform.inference_health:
+    api_url: "http://tiny-llama.inference.svc:8000"
+    engine: llamacpp
+    expected_models: [tiny-llama]
+    metrics: required
+    max_waiting_requests: 4
+
+- name: Probe every model of the model list with its own engine
+  inference.platform.inference_health:
+    api_url: "http://{{ item.name }}.inference.svc:{{ platform_ports.model }}"
+    engine: "{{ (item | inference.platform.model_server(platform_ports.model, '/models')).engine }}"
+    expected_models: ["{{ item.name }}"]
+    metrics: required
+  loop: "{{ inference_models }}"
+  loop_control:
+    label: "{{ item.name }}"
 
 - name: Probe through LiteLLM with a tenant key (no vLLM metrics there)
   inference.platform.inference_health:
@@ -121,7 +171,7 @@ EXAMPLES = r"""
   retries: 60
   delay: 10
 
-- name: Show the queue and the KV cache
+- name: Show the queue and the KV cache (null for an engine that does not report it)
   ansible.builtin.debug:
     msg: "waiting={{ health.metrics.num_requests_waiting }} kv={{ health.metrics.kv_cache_usage }}"
 """
@@ -132,6 +182,11 @@ healthy:
   returned: always
   type: bool
   sample: true
+engine:
+  description: The engine whose metric names were read (O(engine)).
+  returned: always
+  type: str
+  sample: vllm
 failed_checks:
   description: Names of the checks that failed (V(liveness), V(models), V(metrics), V(waiting_requests),
     V(kv_cache_usage)).
@@ -156,47 +211,69 @@ models:
   elements: str
   sample: [qwen25-7b]
 metrics:
-  description: Values read from C(/metrics); V(null) inside when the server does not expose that metric. Empty when
-    not read.
+  description:
+    - Values read from C(/metrics) with the names of O(engine); empty when not read.
+    - V(null) inside when the server does not expose that metric, and always for a value the engine does not report
+      (V(llamacpp) - llama-server b11312 - reports no RV(metrics.kv_cache_usage), RV(metrics.ttft_seconds) or
+      RV(metrics.inter_token_latency_seconds); vLLM no RV(metrics.prompt_tokens_per_second) or
+      RV(metrics.generation_tokens_per_second)).
   returned: always
   type: dict
   contains:
     num_requests_running:
-      description: Requests being processed (C(vllm:num_requests_running)).
+      description: Requests being processed (C(vllm:num_requests_running), llama.cpp C(llamacpp:requests_processing)).
       type: float
       sample: 3
     num_requests_waiting:
-      description: Requests queued (C(vllm:num_requests_waiting)).
+      description: Requests queued (C(vllm:num_requests_waiting), llama.cpp C(llamacpp:requests_deferred)).
       type: float
       sample: 2
     kv_cache_usage:
-      description: KV-cache usage from 0 to 1 (C(vllm:kv_cache_usage_perc), V0 C(vllm:gpu_cache_usage_perc)).
+      description: KV-cache usage from 0 to 1 (C(vllm:kv_cache_usage_perc), V0 C(vllm:gpu_cache_usage_perc));
+        V(null) for llama.cpp.
       type: float
       sample: 0.0026
     prompt_tokens_total:
-      description: Prompt tokens processed since start.
+      description: Prompt tokens processed since start (C(vllm:prompt_tokens_total); llama.cpp
+        C(llamacpp:prompt_tokens_total), which leaves out prompt tokens reused from its cache).
       type: float
       sample: 90
     generation_tokens_total:
-      description: Tokens generated since start.
+      description: Tokens generated since start (C(vllm:generation_tokens_total), llama.cpp
+        C(llamacpp:tokens_predicted_total)).
       type: float
       sample: 2546
+    prompt_tokens_per_second:
+      description: Prompt processing speed since start, RV(metrics.prompt_tokens_total) divided by the seconds
+        spent on prompts (llama.cpp C(llamacpp:prompt_seconds_total)); the seconds of concurrent requests add up, so
+        this is the speed one request sees, not the server's throughput. V(null) for vLLM and before any prompt.
+      type: float
+      sample: 6373.0
+    generation_tokens_per_second:
+      description: Generation speed since start, RV(metrics.generation_tokens_total) divided by the seconds spent
+        generating (llama.cpp C(llamacpp:tokens_predicted_seconds_total)); per request like
+        RV(metrics.prompt_tokens_per_second). V(null) for vLLM (see RV(metrics.inter_token_latency_seconds)) and
+        before any token.
+      type: float
+      sample: 140.2
     ttft_seconds:
       description: Time to first token from C(vllm:time_to_first_token_seconds) with C(count), C(mean) and
-        C(p50)/C(p95)/... per O(quantiles).
+        C(p50)/C(p95)/... per O(quantiles); V(null) for llama.cpp.
       type: dict
       sample: {count: 9, sum: 0.51, mean: 0.0567, p50: 0.054, p95: 0.077, p99: 0.0794}
     inter_token_latency_seconds:
       description: Inter-token latency (C(vllm:inter_token_latency_seconds), V0
-        C(vllm:time_per_output_token_seconds)), same keys as RV(metrics.ttft_seconds).
+        C(vllm:time_per_output_token_seconds)), same keys as RV(metrics.ttft_seconds); V(null) for llama.cpp.
       type: dict
     model_names:
-      description: Values of the C(model_name) label seen on C(vllm:num_requests_running).
+      description: Values of the C(model_name) label seen on C(vllm:num_requests_running); V(null) for llama.cpp,
+        whose page labels no series with its model.
       type: list
       elements: str
       sample: [neuralmagic/Meta-Llama-3.1-8B-Instruct-FP8]
     names:
-      description: The metric name actually read for each value, so V0 and V1 servers can be told apart.
+      description: The metric name actually read for each value (V(null) when none was), so V0 and V1 servers can be
+        told apart; for the two speeds, the seconds counter.
       type: dict
       sample: {kv_cache_usage: "vllm:gpu_cache_usage_perc", ttft_seconds: "vllm:time_to_first_token_seconds"}
 """
@@ -207,25 +284,11 @@ from ansible_collections.inference.platform.plugins.module_utils._api import (
     InferenceModule,
     endpoint_argument_spec,
 )
+from ansible_collections.inference.platform.plugins.module_utils._engines import DEFAULT_ENGINE, ENGINES
 from ansible_collections.inference.platform.plugins.module_utils._prometheus import (
     Metrics,
     MetricsParseError,
     histogram_quantile,
-)
-
-# (result key, candidate names newest first). Names from vLLM 0.33 (V1) and the V0 engine.
-GAUGES = (
-    ("num_requests_running", ("vllm:num_requests_running",)),
-    ("num_requests_waiting", ("vllm:num_requests_waiting",)),
-)
-KV_CACHE = ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc")
-COUNTERS = (
-    ("prompt_tokens_total", ("vllm:prompt_tokens_total",)),
-    ("generation_tokens_total", ("vllm:generation_tokens_total",)),
-)
-HISTOGRAMS = (
-    ("ttft_seconds", ("vllm:time_to_first_token_seconds",)),
-    ("inter_token_latency_seconds", ("vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds")),
 )
 
 
@@ -235,10 +298,41 @@ def quantile_key(q):
     return "p%s" % (int(pct) if pct == int(pct) else pct)
 
 
-def summarize(metrics, quantiles, model=None):
-    """Read vLLM's numbers out of a parsed /metrics page."""
-    match = {"model_name": model} if model else None
+def value_names(engine):
+    """(result key, how it is read, candidate metric names newest first) for one engine, all from ENGINES."""
+    metrics, health = ENGINES[engine]["metrics"], ENGINES[engine]["health"]
+    return (
+        ("num_requests_running", "sum", (metrics["running"],)),
+        ("num_requests_waiting", "sum", (metrics["waiting"],)),
+        ("prompt_tokens_total", "sum", (metrics["prompt_tokens"],)),
+        ("generation_tokens_total", "sum", (metrics["generation_tokens"],)),
+        ("kv_cache_usage", "max", tuple(health["kv_cache_usage"])),
+        ("ttft_seconds", "histogram", tuple(health["ttft_seconds"])),
+        ("inter_token_latency_seconds", "histogram", tuple(health["inter_token_latency_seconds"])),
+        ("prompt_seconds_total", "sum", tuple(health["prompt_seconds"])),
+        ("generation_seconds_total", "sum", tuple(health["generation_seconds"])),
+    )
+
+
+# Values an engine cannot report (its table names no metric for them): a threshold on one is refused.
+LIMITED_VALUES = (("max_kv_cache_usage", "kv_cache_usage", "KV-cache usage"),)
+
+
+def engines_on_page(metrics):
+    """The engines whose waiting or running gauge is on a parsed /metrics page, in ENGINES order."""
+    return [
+        engine
+        for engine, spec in ENGINES.items()
+        if metrics.series(spec["metrics"]["running"]) or metrics.series(spec["metrics"]["waiting"])
+    ]
+
+
+def summarize(metrics, quantiles, model=None, engine=DEFAULT_ENGINE):
+    """Read one engine's numbers out of a parsed /metrics page; None where the page (or engine) has no such metric."""
+    label = ENGINES[engine]["health"]["page_model_label"]
+    match = {label: model} if model and label else None
     out = {"names": {}}
+    seconds = {}
 
     def first(names):
         for name in names:
@@ -246,30 +340,39 @@ def summarize(metrics, quantiles, model=None):
                 return name
         return None
 
-    for key, names in GAUGES + COUNTERS:
-        name = first(names)
-        out[key] = metrics.sum(name, match) if name else None
-        out["names"][key] = name
-    name = first(KV_CACHE)
-    out["kv_cache_usage"] = metrics.max(name, match) if name else None
-    out["names"]["kv_cache_usage"] = name
-    for key, names in HISTOGRAMS:
-        chosen, hist = None, None
-        for name in names:
-            hist = metrics.histogram(name, match)
-            if hist:
-                chosen = name
-                break
-        out["names"][key] = chosen
-        if not hist:
-            out[key] = None
+    for key, how, names in value_names(engine):
+        if how == "histogram":
+            chosen, hist = None, None
+            for name in names:
+                hist = metrics.histogram(name, match)
+                if hist:
+                    chosen = name
+                    break
+            out["names"][key] = chosen
+            if not hist:
+                out[key] = None
+                continue
+            buckets, count, total = hist
+            entry = {"count": count, "sum": total, "mean": (total / count) if count and total is not None else None}
+            for q in quantiles:
+                entry[quantile_key(q)] = histogram_quantile(q, buckets)
+            out[key] = entry
             continue
-        buckets, count, total = hist
-        entry = {"count": count, "sum": total, "mean": (total / count) if count and total is not None else None}
-        for q in quantiles:
-            entry[quantile_key(q)] = histogram_quantile(q, buckets)
-        out[key] = entry
-    out["model_names"] = metrics.label_values("vllm:num_requests_running", "model_name")
+        name = first(names)
+        value = (metrics.max(name, match) if how == "max" else metrics.sum(name, match)) if name else None
+        if key.endswith("_seconds_total"):  # only the rates below are returned
+            seconds[key] = (name, value)
+            continue
+        out[key] = value
+        out["names"][key] = name
+    for kind in ("prompt", "generation"):
+        name, spent = seconds["%s_seconds_total" % kind]
+        tokens = out["%s_tokens_total" % kind]
+        rate_key = "%s_tokens_per_second" % kind
+        out[rate_key] = tokens / spent if tokens is not None and spent else None
+        out["names"][rate_key] = name
+    running = ENGINES[engine]["metrics"]["running"]
+    out["model_names"] = metrics.label_values(running, label) if label else None
     return out
 
 
@@ -392,13 +495,29 @@ class InferenceHealth(InferenceModule):
                 "metrics", False, "%s is not Prometheus text: %s" % (resp.url, exc), status=resp.status, url=resp.url
             )
             return {}
-        summary = summarize(metrics, params["quantiles"], params["metrics_model"])
-        if summary["names"]["num_requests_running"] is None and summary["names"]["kv_cache_usage"] is None:
-            detail = "%s has %d samples but no vLLM metrics" % (resp.url, len(metrics.samples))
+        engine = params["engine"]
+        spec = ENGINES[engine]
+        summary = summarize(metrics, params["quantiles"], params["metrics_model"], engine)
+        if summary["names"]["num_requests_running"] is None and summary["names"]["num_requests_waiting"] is None:
+            detail = "%s has %d samples but no %s metrics (%s, %s)" % (
+                resp.url,
+                len(metrics.samples),
+                spec["title"],
+                spec["metrics"]["running"],
+                spec["metrics"]["waiting"],
+            )
+            label = spec["health"]["page_model_label"]
             if params["metrics_model"]:
-                detail += " for model_name=%s (seen: %s)" % (
+                detail += " for %s=%s (seen: %s)" % (
+                    label,
                     params["metrics_model"],
-                    metrics.label_values("vllm:num_requests_running", "model_name") or "none",
+                    metrics.label_values(spec["metrics"]["running"], label) or "none",
+                )
+            others = [other for other in engines_on_page(metrics) if other != engine]
+            if others:
+                detail += "; it has the metrics of %s: set engine=%s" % (
+                    " and ".join(ENGINES[other]["title"] for other in others),
+                    " or ".join(others),
                 )
             self.record("metrics", ok_if_missing, detail, status=resp.status, url=resp.url)
             return summary
@@ -415,7 +534,8 @@ class InferenceHealth(InferenceModule):
                 self.record(
                     "waiting_requests",
                     False,
-                    "max_waiting_requests=%s but the server reports no vllm:num_requests_waiting" % limit,
+                    "max_waiting_requests=%s but the server reports no %s"
+                    % (limit, ENGINES[params["engine"]]["metrics"]["waiting"]),
                 )
             else:
                 self.record(
@@ -446,6 +566,21 @@ class InferenceHealth(InferenceModule):
         for q in params["quantiles"]:
             if q < 0 or q > 1:
                 self.fail("quantiles must be between 0 and 1, got %s" % q, "invalid_argument")
+        engine = params["engine"]
+        spec = ENGINES[engine]
+        for option, key, what in LIMITED_VALUES:
+            if params[option] is not None and not spec["health"][key]:
+                self.fail(
+                    "%s is set, but %s (engine=%s) does not report its %s on /metrics: leave %s out for this engine"
+                    % (option, spec["title"], engine, what, option),
+                    "invalid_argument",
+                )
+        if params["metrics_model"] and not spec["health"]["page_model_label"]:
+            self.fail(
+                "metrics_model is set, but %s (engine=%s) serves one model and its /metrics labels no series with "
+                "a model name: leave metrics_model out for this engine" % (spec["title"], engine),
+                "invalid_argument",
+            )
         thresholds = [n for n in ("max_waiting_requests", "max_kv_cache_usage") if params[n] is not None]
         if thresholds and params["metrics"] == "skip":
             self.fail("%s need(s) /metrics, but metrics=skip" % ", ".join(thresholds), "invalid_argument")
@@ -455,7 +590,9 @@ class InferenceHealth(InferenceModule):
         models = self.check_models()
         summary = self.check_metrics()
         failed = [name for name, _detail in self.failures]
-        self.result.update(healthy=not failed, failed_checks=failed, checks=self.checks, models=models, metrics=summary)
+        self.result.update(
+            healthy=not failed, failed_checks=failed, checks=self.checks, models=models, metrics=summary, engine=engine
+        )
         if failed:
             msg = "; ".join("check '%s' failed: %s" % (name, detail) for name, detail in self.failures)
             self.fail(msg, "check_failed", {"failed_checks": failed})
@@ -475,6 +612,7 @@ def main():
         quantiles={"type": "list", "elements": "float", "default": [0.5, 0.95, 0.99]},
         max_waiting_requests={"type": "int"},
         max_kv_cache_usage={"type": "float"},
+        engine={"type": "str", "choices": list(ENGINES), "default": DEFAULT_ENGINE},
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
