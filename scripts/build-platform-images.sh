@@ -25,7 +25,7 @@
 #       (/keda, /keda-adapter, /keda-admission-webhooks).
 #   localhost/inference-platform/{prometheus-operator,prometheus-config-reloader}:<monitoring_prometheus_operator_version>
 #   localhost/inference-platform/prometheus:<monitoring_prometheus_version>   (no web UI assets: API and rules only)
-#   localhost/inference-platform/alertmanager:<monitoring_alertmanager_version>
+#   localhost/inference-platform/alertmanager:<monitoring_alertmanager_version>   (no web UI: its npm build is skipped; API)
 #   localhost/inference-platform/kube-state-metrics:<monitoring_kube_state_metrics_version>
 #   localhost/inference-platform/node-exporter:<monitoring_node_exporter_version>
 #       what kube-prometheus-stack runs by default (Grafana aside), each built from its Go module on this machine
@@ -278,6 +278,9 @@ declare -A go_path=(
     [node-exporter]=/bin/node_exporter
 )
 declare -A go_workdir=([prometheus]=/prometheus [alertmanager]=/alertmanager)
+# Web UI assets a program embeds that its release builds with npm first (not in the module's zip): a page saying so
+# stands in for the UI, the API is whole. (Prometheus embeds its UI only with the builtinassets tag, not set here.)
+declare -A go_ui_assets=([alertmanager]=ui/app/dist)
 
 # go_ldflags NAME: strip, and the version stamps the program's own build sets (its --version).
 go_ldflags() {
@@ -308,7 +311,7 @@ go_group() { printf 'root:x:0:\nnogroup:x:65534:\n'; }
 go_toolchain=$("${GO:-go}" env GOVERSION 2>/dev/null || echo none)
 go_inputs() {
     printf '%s' "module=${go_module[$1]}@${go_version[$1]} package=${go_package[$1]} go=$go_toolchain" \
-        " ldflags=$(go_ldflags "$1" | sha_of) base=$base_release:${runtime_packages[*]}" \
+        " ldflags=$(go_ldflags "$1" | sha_of) ui=${go_ui_assets[$1]:-embedded} base=$base_release:${runtime_packages[*]}" \
         " recipe=$({ go_containerfile "$1"; go_passwd; go_group; } | sha_of)"
 }
 inputs_of() {
@@ -516,6 +519,12 @@ for name in "${image_names[@]}"; do
     go_passwd >"$ctx/rootfs/etc/passwd"
     go_group >"$ctx/rootfs/etc/group"
     src=$(go_source "${go_module[$name]}" "${go_version[$name]}")
+    if [[ -n ${go_ui_assets[$name]:-} && ! -e $src/${go_ui_assets[$name]} ]]; then
+        mkdir -p "$src/${go_ui_assets[$name]}"
+        printf '<!doctype html><title>%s</title><p>%s</p>\n' "$name" \
+            "The web UI is not built into this image (scripts/build-platform-images.sh); the API is served." \
+            >"$src/${go_ui_assets[$name]}/index.html"
+    fi
     t0=$(date +%s)
     (cd "$src" && gb_run "$go_bin" build -trimpath -ldflags "$(go_ldflags "$name")" -o "$ctx/$name" "${go_package[$name]}") ||
         gb_die "go build of ${go_module[$name]}@${go_version[$name]} ${go_package[$name]} failed (above)"
