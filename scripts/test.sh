@@ -117,11 +117,11 @@ done
 # tests/integration/test_platform_images.py) with the podman settings the lab-image gate writes.
 # lab-cluster is the longest gate (14-25 min): it is taken right after its needs, beside pytest, so that the
 # two slots end together (last in the list it made the run ~12 min longer on a warm cache).
-# platform-images builds the images the lab serves with (llama-server, LiteLLM; cached by version, seconds when
-# cached): the lab cluster imports them into its nodes, pytest runs them in podman; it needs the lab-image gate's
-# podman settings.
+# platform-images builds the images the lab serves with (llama-server, LiteLLM, KEDA, the Prometheus stack; cached by
+# version, seconds when cached): the lab cluster imports them into its nodes, pytest runs them in podman; it needs the
+# lab-image gate's podman settings. lab-cluster installs the KEDA and kube-prometheus-stack charts with go-builds' Helm.
 gates=(go-builds ansible-lint lab-image "platform-images:needs=lab-image" "pytest:needs=go-builds,platform-images"
-  yamllint ruff syntax sanity node-artifacts "lab-cluster:needs=platform-images,node-artifacts")
+  yamllint ruff syntax sanity node-artifacts "lab-cluster:needs=go-builds,platform-images,node-artifacts")
 for scenario in "${scenarios[@]}"; do gates+=("molecule:$scenario:needs=lab-image"); done
 gates+=("cluster-api:needs=go-builds")
 # timing: the tests that compare latencies measured in two phases run alone, after every other gate (beside the lab

@@ -18,6 +18,7 @@ from lab_cluster_support import (  # noqa: E402
     KUBECONFIG,
     LAB_VARS,
     MODELS,
+    ON_MAKE_LAB,
     SITE_VARS,
     TIMINGS,
     call,
@@ -33,6 +34,9 @@ from lab_cluster_support import (  # noqa: E402
 def lab():
     """One lab for the whole gate (every test file shares it), removed at the end unless LAB_CLUSTER_KEEP=1."""
     prepare_inventory()
+    if ON_MAKE_LAB:
+        yield
+        return
     down = timed("lab_down.yml (before)", playbook("lab_down.yml", extra=LAB_VARS))
     assert down.returncode == 0, down.log.read_text()[-3000:]
     KUBECONFIG.unlink(missing_ok=True)

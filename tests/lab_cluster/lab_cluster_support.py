@@ -22,10 +22,13 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 WORK = REPO / "build" / "lab-cluster"
-INVENTORY = WORK / "inventory"
-LAB_NAME = "inference-gate"
-CLUSTER = "labgate"
-NETWORK = "10.89.43.0/24"
+# LAB_CLUSTER_ON_MAKE_LAB=1: run the tests on the lab `make lab` left running (its names, its inventory), without
+# starting or removing it; site.yml still runs first. For developing a test file (select it); the gate never sets it.
+ON_MAKE_LAB = os.environ.get("LAB_CLUSTER_ON_MAKE_LAB") == "1"
+if ON_MAKE_LAB:
+    INVENTORY, LAB_NAME, CLUSTER, NETWORK = REPO / "inventories" / "lab", "inference-lab", "lab", "10.89.42.0/24"
+else:
+    INVENTORY, LAB_NAME, CLUSTER, NETWORK = WORK / "inventory", "inference-gate", "labgate", "10.89.43.0/24"
 KUBECONFIG = REPO / "build" / "kubeconfig" / f"{CLUSTER}.yaml"
 SERVER = f"{LAB_NAME}-server-1"
 AGENTS = [f"{LAB_NAME}-agent-1", f"{LAB_NAME}-agent-2"]
@@ -48,9 +51,12 @@ def timed(label: str, proc: subprocess.CompletedProcess) -> subprocess.Completed
 
 def prepare_inventory() -> None:
     """The gate's inventory directory, and no playbook log of an earlier run."""
-    INVENTORY.mkdir(parents=True, exist_ok=True)
+    WORK.mkdir(parents=True, exist_ok=True)
     for log in WORK.glob("*.log"):
         log.unlink()
+    if ON_MAKE_LAB:
+        return
+    INVENTORY.mkdir(parents=True, exist_ok=True)
     link = INVENTORY / "group_vars"
     if not link.is_symlink():
         link.symlink_to(REPO / "inventories" / "lab" / "group_vars")
@@ -61,7 +67,10 @@ def playbook(name: str, *args: str, extra: dict | None = None, timeout: int = 18
     cmd = [str(REPO / ".venv" / "bin" / "ansible-playbook"), f"playbooks/{name}", *args]
     for key, value in (extra or {}).items():
         cmd += ["-e", f"{key}={value}"]
+    # The Helm CLI the platform stage installs the charts with, as `make lab` puts it on PATH (scripts/build-helm.sh;
+    # the gate go-builds builds it); the chart archives come through INFERENCE_PLATFORM_CHART_DIR (.ci/run sets it).
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    env["PATH"] = os.pathsep.join([str(helm_dir()), env.get("PATH", "")])
     started = time.monotonic()
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     proc.seconds = time.monotonic() - started
@@ -78,6 +87,13 @@ def recap(output: str) -> dict[str, dict[str, int]]:
     for host, counters in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", output, re.MULTILINE):
         hosts[host] = {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", counters)}
     return hosts
+
+
+def helm_dir() -> Path:
+    out = subprocess.run(
+        [str(REPO / "scripts" / "build-helm.sh"), "--print-dir"], capture_output=True, text=True, check=True
+    )
+    return Path(out.stdout.strip())
 
 
 def artifacts_dir() -> Path:
