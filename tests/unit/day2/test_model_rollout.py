@@ -5,6 +5,8 @@ anything is written. The gate itself runs only in apply mode against a cluster (
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 from day2_support import local_inventory, run_playbook
@@ -157,7 +159,7 @@ def test_the_candidate_key_changes_with_the_arguments(site):
             inventory,
             "model_rollout.yml",
             "-e",
-            '{"model_rollout_name": "qwen25-7b", "model_rollout_extra_args": %s}' % str(extra_args).replace("'", '"'),
+            json.dumps({"model_rollout_name": "qwen25-7b", "model_rollout_extra_args": extra_args}),
         )
         assert run.returncode == 0, run.stdout[-4000:]
         (deployment,) = [doc for doc in documents(render / "model_rollout" / "manifests" / "model-qwen25-7b.yaml")
@@ -169,14 +171,17 @@ def test_the_candidate_key_changes_with_the_arguments(site):
 @pytest.mark.parametrize(
     ("value", "said"),
     [
-        ('["--max-model-len", "4096"]', "extra_args sets --max-model-len, which the platform sets from the model entry"),
-        ('"--enforce-eager"', "model_rollout_extra_args a list"),
+        (["--max-model-len", "4096"], "extra_args sets --max-model-len, which the platform sets from the model entry"),
+        ("--enforce-eager", "model_rollout_extra_args a list"),
     ],
 )
 def test_arguments_the_model_rules_refuse_stop_the_rollout_before_anything_is_written(site, value, said):
     inventory, render = site
     run = run_playbook(
-        inventory, "model_rollout.yml", "-e", '{"model_rollout_name": "qwen25-7b", "model_rollout_extra_args": %s}' % value
+        inventory,
+        "model_rollout.yml",
+        "-e",
+        json.dumps({"model_rollout_name": "qwen25-7b", "model_rollout_extra_args": value}),
     )
     assert run.returncode != 0
     assert said in " ".join((run.stdout + run.stderr).split())

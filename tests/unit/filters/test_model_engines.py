@@ -226,7 +226,7 @@ class _Metrics(http.server.BaseHTTPRequestHandler):
 
     body = ""
 
-    def do_GET(self):  # noqa: N802 - the http.server API
+    def do_GET(self):
         data = type(self).body.encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
