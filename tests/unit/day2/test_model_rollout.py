@@ -1,4 +1,4 @@
-"""playbooks/model_rollout.yml in render mode (what the lab runs): the candidate is rendered beside the
+"""playbooks/model_rollout.yml in render mode: the candidate is rendered beside the
 live model under model_rollout/ with its own name, labels and Service selector (the live Service can
 never send it traffic), and the vllm component shows the promoted version; bad input fails before
 anything is written. The gate itself runs only in apply mode against a cluster (roles/model_rollout/README.md)."""
