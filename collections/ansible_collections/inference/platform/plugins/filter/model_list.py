@@ -101,8 +101,10 @@ ENGINES = {
         "env": {"HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"},
         "shm": True,
         # The vLLM image has Python for certain (its server is Python), curl not necessarily.
-        "http_get": ["python3", "-c", "import sys, urllib.request; "
-                     "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())"],
+        "http_get": ["python3", "-c", "import http.client, sys, urllib.parse; u = urllib.parse.urlsplit(sys.argv[1]); "
+                     "c = http.client.HTTPConnection(u.netloc, timeout=5); c.request('GET', u.path); "
+                     "r = c.getresponse(); body = r.read().decode(); "
+                     "sys.stdout.write(body if r.status == 200 else '')"],
     },
     "llamacpp": {
         "title": "llama.cpp (llama-server)",
