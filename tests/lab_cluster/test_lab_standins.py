@@ -50,6 +50,8 @@ PROBE_LABEL = "inference.platform/lab-standin-check"
 LAB_SETTINGS = {}
 for _path in sorted((REPO / "inventories" / "lab" / "group_vars" / "all").glob("[1-9]*.yml")):
     LAB_SETTINGS.update(yaml.safe_load(_path.read_text()) or {})
+# Stand-in GPUs per GPU node: the lab inventory's (two: a second replica, a rollout's candidate), else the role's.
+GPU_COUNT = LAB_SETTINGS.get("lab_standins_gpu_count", STANDINS["lab_standins_gpu_count"])
 
 
 def gpu_nodes() -> list[str]:
@@ -76,8 +78,8 @@ def test_the_gpu_node_advertises_the_stand_in_and_the_others_do_not(standins):
     nodes = {n["metadata"]["name"]: n for n in kubectl_json("get", "nodes")["items"]}
     for name, node in nodes.items():
         if name in gpu_nodes():
-            assert node["status"]["capacity"].get(GPU) == str(STANDINS["lab_standins_gpu_count"])
-            assert node["status"]["allocatable"].get(GPU) == str(STANDINS["lab_standins_gpu_count"])
+            assert node["status"]["capacity"].get(GPU) == str(GPU_COUNT)
+            assert node["status"]["allocatable"].get(GPU) == str(GPU_COUNT)
             labels = node["metadata"]["labels"]
             assert labels["nvidia.com/gpu.present"] == "true"
             assert labels["inference.platform/lab-standin"] == "gpu"
@@ -290,8 +292,8 @@ def test_kubelet_restarted_on_the_gpu_node_keeps_the_stand_in_and_a_second_run_c
     started = time.monotonic()
     node_obj = wait("the GPU node's restarted kubelet reporting", reported_after_restart, timeout=120, every=2)
     TIMINGS["kubelet restart until it reports"] = time.monotonic() - started
-    assert node_obj["status"]["capacity"].get(GPU) == str(STANDINS["lab_standins_gpu_count"])
-    assert node_obj["status"]["allocatable"].get(GPU) == str(STANDINS["lab_standins_gpu_count"])
+    assert node_obj["status"]["capacity"].get(GPU) == str(GPU_COUNT)
+    assert node_obj["status"]["allocatable"].get(GPU) == str(GPU_COUNT)
     # Nothing was cleared, and nothing else moved since the first run: the second run changes nothing anywhere.
     again = run_standins("lab_standins.yml (second run, after the kubelet restart)")
     counts = changed(again)

@@ -11,6 +11,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from ansible_collections.inference.platform.plugins.filter.model_list import ENGINES
 from render_support import (
     CRDS,
     INVENTORIES,
@@ -346,8 +347,10 @@ def test_scaled_objects_follow_the_model_entries(render):
         else:
             assert "idleReplicaCount" not in spec
         queue = next(t for t in spec["triggers"] if t["name"] == "queue-depth")
-        assert f'model_name="{model["name"]}"' in queue["metadata"]["query"]
-        assert "vllm:num_requests_waiting" in queue["metadata"]["query"]
+        # The engine's own queue metric and model label (ENGINES in the model_list filter).
+        metrics = ENGINES[model.get("engine", "vllm")]["metrics"]
+        assert f'{metrics["model_label"]}="{model["name"]}"' in queue["metadata"]["query"]
+        assert metrics["waiting"] in queue["metadata"]["query"]
         assert float(queue["metadata"]["threshold"]) == model["autoscale"]["queue_threshold"]
         assert queue["metricType"] == "AverageValue"  # KEDA's fallback works only with AverageValue
 

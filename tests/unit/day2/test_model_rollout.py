@@ -1,9 +1,11 @@
-"""playbooks/model_rollout.yml in render mode (what the lab runs): the candidate is rendered beside the
+"""playbooks/model_rollout.yml in render mode: the candidate is rendered beside the
 live model under model_rollout/ with its own name, labels and Service selector (the live Service can
 never send it traffic), and the vllm component shows the promoted version; bad input fails before
 anything is written. The gate itself runs only in apply mode against a cluster (roles/model_rollout/README.md)."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import yaml
@@ -126,3 +128,61 @@ def test_missing_name_is_refused_by_the_argument_spec(site):
     run = run_playbook(inventory, "model_rollout.yml", "-e", "model_rollout_revision=x1")
     assert run.returncode != 0
     assert "model_rollout_name" in run.stdout + run.stderr
+
+
+def test_new_arguments_are_rendered_for_the_candidate_and_the_promoted_state(site):
+    inventory, render = site
+    run = run_playbook(
+        inventory,
+        "model_rollout.yml",
+        "-e",
+        '{"model_rollout_name": "qwen25-7b", "model_rollout_extra_args": ["--enforce-eager", "--max-num-seqs", "64"]}',
+    )
+    assert run.returncode == 0, run.stdout[-4000:]
+    candidate = {doc["kind"]: doc for doc in documents(render / "model_rollout" / "manifests" / "model-qwen25-7b.yaml")}
+    live = {doc["kind"]: doc for doc in documents(render / "vllm" / "manifests" / "model-qwen25-7b.yaml")}
+    for deployment in (candidate["Deployment"], live["Deployment"]):
+        args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert args[-3:] == ["--enforce-eager", "--max-num-seqs", "64"], args
+        assert args[args.index("--revision") + 1] == "main"
+    # Same weights: the preload Job is the live one (its name keys the weights); the candidate's name keys the flags.
+    assert candidate["Job"]["metadata"]["name"] == live["Job"]["metadata"]["name"]
+    other = {doc["kind"]: doc for doc in documents(render / "vllm" / "manifests" / "model-llama-8b.yaml")}
+    assert other["Deployment"]["spec"]["template"]["spec"]["containers"][0]["args"][-1] == "--enable-chunked-prefill"
+
+
+def test_the_candidate_key_changes_with_the_arguments(site):
+    inventory, render = site
+    names = []
+    for extra_args in (["--enforce-eager"], ["--max-num-seqs", "64"]):
+        run = run_playbook(
+            inventory,
+            "model_rollout.yml",
+            "-e",
+            json.dumps({"model_rollout_name": "qwen25-7b", "model_rollout_extra_args": extra_args}),
+        )
+        assert run.returncode == 0, run.stdout[-4000:]
+        (deployment,) = [doc for doc in documents(render / "model_rollout" / "manifests" / "model-qwen25-7b.yaml")
+                         if doc["kind"] == "Deployment"]
+        names.append(deployment["metadata"]["name"])
+    assert names[0] != names[1], names
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        (["--max-model-len", "4096"], "extra_args sets --max-model-len, which the platform sets from the model entry"),
+        ("--enforce-eager", "model_rollout_extra_args a list"),
+    ],
+)
+def test_arguments_the_model_rules_refuse_stop_the_rollout_before_anything_is_written(site, value, said):
+    inventory, render = site
+    run = run_playbook(
+        inventory,
+        "model_rollout.yml",
+        "-e",
+        json.dumps({"model_rollout_name": "qwen25-7b", "model_rollout_extra_args": value}),
+    )
+    assert run.returncode != 0
+    assert said in " ".join((run.stdout + run.stderr).split())
+    assert not render.exists()

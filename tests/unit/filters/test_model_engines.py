@@ -8,13 +8,21 @@ these tests pin what an operator sees for a vLLM and a llama.cpp entry.
 from __future__ import annotations
 
 import copy
+import http.server
+import shutil
+import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.inference.platform.plugins.filter import model_list
 from ansible_collections.inference.platform.plugins.filter.model_list import (
+    DRAIN_MARGIN_SECONDS,
+    DRAIN_SCRIPT,
     ENGINES,
+    drain_command,
     engine_queries,
     model_engines,
     model_list_errors,
@@ -213,3 +221,93 @@ def test_the_memory_check_judges_vllm_models_only():
     nodes = {"gpu-1": {"gpu_memory_gib": 1, "gpu_count": 1}}
     result = model_memory_problems([entry(LLAMACPP)], nodes)
     assert result == {"errors": [], "unchecked": []}
+
+
+def test_every_replica_drains_before_it_stops_with_its_engine_s_metrics_and_tools():
+    llamacpp = model_server(LLAMACPP, 8000, "/w", drain_settle_seconds=5, grace_seconds=120)["pre_stop"]
+    assert llamacpp[:3] == ["sh", "-c", DRAIN_SCRIPT]
+    assert llamacpp[3:] == ["drain", "5", "105", "http://127.0.0.1:8000/metrics", "llamacpp:requests_deferred",
+                            "llamacpp:requests_processing", "curl", "-fsS", "--max-time", "5"]
+    vllm = model_server(VLLM, 8000, "/w", drain_settle_seconds=0, grace_seconds=30)["pre_stop"]
+    assert vllm[4:8] == ["0", "20", "http://127.0.0.1:8000/metrics", "vllm:num_requests_waiting"]
+    assert vllm[9:11] == ["python3", "-c"]
+    with pytest.raises(AnsibleFilterError, match="give vllm_termination_grace_period_seconds at least 16"):
+        model_server(LLAMACPP, 8000, "/w", drain_settle_seconds=5, grace_seconds=15)
+    with pytest.raises(AnsibleFilterError, match="must be integers"):
+        drain_command("llamacpp", 8000, -1, 120)
+
+
+class _Metrics(http.server.BaseHTTPRequestHandler):
+    """A metrics page whose body the test changes (the engine's /metrics)."""
+
+    body = ""
+
+    def do_GET(self):
+        data = type(self).body.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def metrics_page():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Metrics)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def _drain(port, engine, limit, busy_body, idle_body, idle_after):
+    """Run the engine's drain (its own http_get) against the local page; the page turns idle after idle_after s."""
+    _Metrics.body = busy_body
+    timer = threading.Timer(idle_after, lambda: setattr(_Metrics, "body", idle_body))
+    timer.start()
+    command = drain_command(engine, port, 0, limit + DRAIN_MARGIN_SECONDS)
+    started = time.monotonic()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=limit + 20, check=False)
+    finally:
+        timer.cancel()
+    return done.returncode, time.monotonic() - started
+
+
+BUSY_LLAMACPP = "# HELP llamacpp:requests_processing x\nllamacpp:requests_processing 1\nllamacpp:requests_deferred 0\n"
+IDLE_LLAMACPP = "llamacpp:requests_processing 0\nllamacpp:requests_deferred 0\nllamacpp:tokens_predicted_total 9\n"
+
+
+@pytest.mark.skipif(shutil.which("curl") is None or shutil.which("awk") is None, reason="needs curl and awk")
+def test_the_drain_waits_while_requests_run_and_ends_once_the_engine_is_idle(metrics_page):
+    code, seconds = _drain(metrics_page, "llamacpp", 20, BUSY_LLAMACPP, IDLE_LLAMACPP, idle_after=3)
+    assert code == 0
+    assert 3 <= seconds < 10, seconds  # busy for 3 s, then two idle reads a second apart
+
+
+@pytest.mark.skipif(shutil.which("curl") is None or shutil.which("awk") is None, reason="needs curl and awk")
+def test_the_drain_gives_up_at_its_limit_when_requests_keep_running(metrics_page):
+    code, seconds = _drain(metrics_page, "llamacpp", 3, BUSY_LLAMACPP, BUSY_LLAMACPP, idle_after=60)
+    assert code == 0
+    assert 3 <= seconds < 8, seconds
+
+
+@pytest.mark.skipif(shutil.which("awk") is None, reason="needs awk")
+def test_the_vllm_drain_reads_labelled_metrics_with_python(metrics_page):
+    busy = ('vllm:num_requests_running{model_name="qwen25-7b"} 0.0\n'
+            'vllm:num_requests_waiting{model_name="qwen25-7b"} 2.0\n')
+    idle = busy.replace("2.0", "0.0")
+    code, seconds = _drain(metrics_page, "vllm", 20, busy, idle, idle_after=2)
+    assert code == 0
+    assert 2 <= seconds < 9, seconds
+
+
+@pytest.mark.skipif(shutil.which("awk") is None, reason="needs awk")
+def test_an_unreadable_metrics_page_counts_as_idle():
+    command = drain_command("llamacpp", 9, 0, 30)  # nothing listens on port 9
+    started = time.monotonic()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0
+    assert time.monotonic() - started < 5

@@ -192,7 +192,16 @@ def test_what_the_server_maintains_is_no_change():
     ("obj", "done"),
     [
         ({"kind": "Deployment", "metadata": {"generation": 2}, "spec": {"replicas": 2},
-          "status": {"observedGeneration": 2, "updatedReplicas": 2, "availableReplicas": 2}}, True),
+          "status": {"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2}}, True),
+        # A rolling update's surge replica exists (updated) but is not Ready; the old one is still available.
+        ({"kind": "Deployment", "metadata": {"generation": 2}, "spec": {"replicas": 1},
+          "status": {"observedGeneration": 2, "replicas": 2, "updatedReplicas": 1, "availableReplicas": 1}}, None),
+        # The surge replica is Ready, the old one not stopped yet.
+        ({"kind": "Deployment", "metadata": {"generation": 2}, "spec": {"replicas": 1},
+          "status": {"observedGeneration": 2, "replicas": 2, "updatedReplicas": 1, "availableReplicas": 2}}, None),
+        # Rolled out (the old replica may still drain: terminating pods are not counted in replicas).
+        ({"kind": "Deployment", "metadata": {"generation": 2}, "spec": {"replicas": 1},
+          "status": {"observedGeneration": 2, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1}}, True),
         ({"kind": "Deployment", "metadata": {"generation": 3}, "spec": {"replicas": 2},
           "status": {"observedGeneration": 2, "updatedReplicas": 2, "availableReplicas": 2}}, None),
         ({"kind": "Job", "metadata": {}, "status": {"conditions": [{"type": "Complete", "status": "True"}]}}, True),

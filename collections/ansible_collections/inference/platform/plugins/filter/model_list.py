@@ -34,6 +34,28 @@ MODEL_OPTIONAL_KEYS = ("engine", "extra_args", "cache_size", "hf_token_required"
 MODEL_NAME_MAX = 40
 # Largest gpu_memory_utilization accepted: vLLM needs some GPU memory outside its own budget (CUDA context).
 MAX_GPU_MEMORY_UTILIZATION = 0.98
+# How a replica that is told to stop drains first (the Deployment's preStop hook; the kubelet sends SIGTERM only when
+# it ends, and llama-server stops at once on SIGTERM, cutting the streams in flight). It keeps serving for `settle`
+# seconds while the Service's endpoints and every node's kube-proxy drop it (new connections go to the other
+# replicas), then reads the engine's metrics (ENGINES: waiting and running) until they sum to 0 on two reads a
+# second apart (requests still arriving on a kept-alive connection count), at most `limit` seconds. An unreadable
+# metrics page counts as idle (nothing to wait for). Arguments: settle limit url waiting running http_get...
+DRAIN_SCRIPT = """\
+settle=$1 limit=$2 url=$3 waiting=$4 running=$5
+shift 5
+sleep "$settle"
+idle=0 waited=0
+while [ "$waited" -lt "$limit" ]; do
+  busy=$("$@" "$url" 2>/dev/null | awk -v a="$waiting" -v b="$running" \
+    '{n = $1; sub(/[{].*/, "", n)} n == a || n == b {s += $NF} END {print s + 0}')
+  if [ "$busy" = 0 ]; then idle=$((idle + 1)); else idle=0; fi
+  if [ "$idle" -ge 2 ]; then exit 0; fi
+  sleep 1
+  waited=$((waited + 1))
+done
+"""
+# Seconds of the grace period left after the drain's longest wait, for the engine's own shutdown after SIGTERM.
+DRAIN_MARGIN_SECONDS = 10
 # The address a model server listens on inside its pod: every interface, since the Service and the kubelet's probes
 # reach it through the pod IP (the namespace's NetworkPolicies decide who may).
 POD_LISTEN_ADDRESS = "0.0.0.0"  # noqa: S104
@@ -622,18 +644,39 @@ def engine_queries(metric, legend, rate_window=None):
     return queries
 
 
-def model_server(entry, port, weights_dir, from_mirror=False, default_args=None, llamacpp_slots=4):
-    """How one model entry is served: the engine's container command, args, env, probes, image and metrics.
+def drain_command(engine, port, settle_seconds, grace_seconds):
+    """The preStop command of a replica of `engine` (DRAIN_SCRIPT), within a grace period of grace_seconds."""
+    if not (_is_int(settle_seconds) and settle_seconds >= 0 and _is_int(grace_seconds)):
+        raise AnsibleFilterError(
+            f"drain settle seconds ({settle_seconds!r}) and grace period ({grace_seconds!r}) must be integers >= 0."
+        )
+    limit = grace_seconds - settle_seconds - DRAIN_MARGIN_SECONDS
+    if limit < 1:
+        raise AnsibleFilterError(
+            f"a grace period of {grace_seconds} s leaves the drain no time after {settle_seconds} s of settling and "
+            f"{DRAIN_MARGIN_SECONDS} s for the engine's shutdown; give vllm_termination_grace_period_seconds at least "
+            f"{settle_seconds + DRAIN_MARGIN_SECONDS + 1} (the longest request a replica should finish, plus that)."
+        )
+    spec = ENGINES[engine]
+    return ["sh", "-c", DRAIN_SCRIPT, "drain", str(settle_seconds), str(limit), f"http://127.0.0.1:{port}/metrics",
+            spec["metrics"]["waiting"], spec["metrics"]["running"], *spec["http_get"]]
+
+
+def model_server(entry, port, weights_dir, from_mirror=False, default_args=None, llamacpp_slots=4,
+                 drain_settle_seconds=5, grace_seconds=120):
+    """How one model entry is served: the engine's container command, args, env, probes, image, metrics and drain.
 
     weights_dir is where the preload Job left the weights in the model cache (a directory); vLLM reads the
     Hugging Face cache instead unless the weights came from a mirror (from_mirror). default_args maps an engine
-    to the flags every model of it gets before its own extra_args.
+    to the flags every model of it gets before its own extra_args. pre_stop is the drain (drain_command) a replica
+    runs before it is stopped, within the pod's grace period (grace_seconds).
     """
     errors = model_list_errors([entry])
     if errors:
         raise AnsibleFilterError("the model entry is not valid, run the validate stage first: " + " ".join(errors))
     engine = engine_of(entry)
     spec = ENGINES[engine]
+    pre_stop = drain_command(engine, port, drain_settle_seconds, grace_seconds)
     defaults = list((default_args or {}).get(engine) or [])
     extra = list(entry.get("extra_args") or [])
     port = str(port)
@@ -666,6 +709,7 @@ def model_server(entry, port, weights_dir, from_mirror=False, default_args=None,
         "env": [{"name": key, "value": value} for key, value in spec["env"].items()],
         "probes": dict(spec["probes"]),
         "shm": spec["shm"],
+        "pre_stop": pre_stop,
         "gpus": entry["gpus"],
         "metrics": dict(spec["metrics"]),
         "litellm": {"provider": spec["litellm"]["provider"], "params": dict(spec["litellm"]["params"])},

@@ -70,6 +70,8 @@ LLAMACPP_MANAGED_FLAGS = {
 #                   and page_model_label, the label of the page itself that tells models apart (None: one model)
 #   litellm         provider prefix of the gateway's route and extra litellm_params
 #   shm             needs a large in-memory /dev/shm (NCCL, tensor-parallel workers)
+#   http_get        argv that prints the body of the URL appended to it, with the tools of the engine's image (the
+#                   drain before a replica stops reads the engine's metrics with it: model_list's DRAIN_SCRIPT)
 ENGINES = {
     "vllm": {
         "title": "vLLM",
@@ -99,6 +101,11 @@ ENGINES = {
         "litellm": {"provider": "hosted_vllm", "params": {}},
         "env": {"HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"},
         "shm": True,
+        # The vLLM image has Python for certain (its server is Python), curl not necessarily.
+        "http_get": ["python3", "-c", "import http.client, sys, urllib.parse; u = urllib.parse.urlsplit(sys.argv[1]); "
+                     "c = http.client.HTTPConnection(u.netloc, timeout=5); c.request('GET', u.path); "
+                     "r = c.getresponse(); body = r.read().decode(); "
+                     "sys.stdout.write(body if r.status == 200 else '')"],
     },
     "llamacpp": {
         "title": "llama.cpp (llama-server)",
@@ -131,5 +138,7 @@ ENGINES = {
         "litellm": {"provider": "openai", "params": {"api_key": "llama-server-checks-no-key"}},
         "env": {},
         "shm": False,
+        # llama.cpp's server images (upstream's and the lab's, scripts/build-platform-images.sh) carry curl.
+        "http_get": ["curl", "-fsS", "--max-time", "5"],
     },
 }

@@ -278,9 +278,15 @@ def _readiness(live):
     generation = live["metadata"].get("generation", 0)
     observed = status.get("observedGeneration", 0) >= generation
     if kind == "Deployment":
+        # Rolled out as `kubectl rollout status` says: every replica is of the new template and available, and no
+        # old one is left running. updatedReplicas counts a surge replica before it is Ready, and availableReplicas
+        # counts the old ones, so the two alone pass while the surge replica is still Pending.
         want = spec.get("replicas", 1)
-        ready = observed and status.get("updatedReplicas", 0) >= want and status.get("availableReplicas", 0) >= want
-        return (True if ready else None), "%s/%s available" % (status.get("availableReplicas", 0), want)
+        updated = status.get("updatedReplicas", 0)
+        ready = (observed and updated >= want and status.get("replicas", 0) <= updated
+                 and status.get("availableReplicas", 0) >= updated)
+        return (True if ready else None), "%s/%s updated and available" % (
+            min(updated, status.get("availableReplicas", 0)), want)
     if kind == "StatefulSet":
         want = spec.get("replicas", 1)
         ready = observed and status.get("readyReplicas", 0) >= want and status.get("updatedReplicas", 0) >= want
