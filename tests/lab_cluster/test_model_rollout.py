@@ -21,8 +21,19 @@ import urllib.request
 from dataclasses import dataclass, field
 
 import pytest
-from lab_cluster_support import INVENTORY_ARGS, SITE_VARS, TIMINGS, kubectl_json, playbook, wait
-from test_lab_serving import MODELS, NAMESPACES, call, gateway_request, master_key
+from lab_cluster_support import (
+    INVENTORY_ARGS,
+    MODELS,
+    NAMESPACES,
+    SITE_VARS,
+    TIMINGS,
+    call,
+    gateway_request,
+    kubectl_json,
+    master_key,
+    playbook,
+    wait,
+)
 
 MODEL = MODELS[0]
 # Arguments the rollout gives the lab model, then takes back: llama-server's generation threads (the lab's CPU).
