@@ -44,12 +44,19 @@ def seconds(duration: str) -> int:
 def test_the_monitoring_stack_runs_from_the_images_built_here(site):
     assert site.returncode == 0, site.log.read_text()[-6000:]
     for namespace, names in RUNNING.items():
-        pods = kubectl_json("-n", namespace, "get", "pods")["items"]
-        found = {p["metadata"]["labels"].get("app.kubernetes.io/name") for p in pods}
-        assert names <= found, (namespace, found)
+
+        def all_ready(namespace=namespace, names=names):
+            """Every pod Ready (the reset test of test_lab_cluster.py may have moved some): the pods, else None."""
+            pods = kubectl_json("-n", namespace, "get", "pods")["items"]
+            found = {p["metadata"]["labels"].get("app.kubernetes.io/name") for p in pods}
+            ready = all(
+                any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+                for p in pods
+            )
+            return pods if names <= found and ready else None
+
+        pods = wait(f"every pod of {namespace} Ready", all_ready, 300, 5)
         for pod in pods:
-            ready = next(c for c in pod["status"].get("conditions", []) if c["type"] == "Ready")
-            assert ready["status"] == "True", (pod["metadata"]["name"], pod["status"].get("containerStatuses"))
             for container in pod["spec"]["containers"] + pod["spec"].get("initContainers", []):
                 assert container["image"].startswith("localhost/inference-platform/"), container["image"]
     assert not kubectl_json("-n", NAMESPACES["monitoring"], "get", "pods", "-l", "app.kubernetes.io/name=grafana")[
@@ -86,7 +93,8 @@ def test_model_server_down_fires_within_its_window_when_the_model_has_no_replica
     namespace = NAMESPACES["models"]
     window = seconds(LAB["monitoring_model_down_for"])
     firing = f'ALERTS{{alertname="ModelServerDown",model="{model}",alertstate="firing"}}'
-    assert query_value(firing) is None, "ModelServerDown fires already"
+    # Not firing to begin with (the model's pod may have moved with the reset test of test_lab_cluster.py).
+    wait("ModelServerDown not firing before the test", lambda: query_value(firing) is None, 240, 5)
     # KEDA owns the replicas: pause it at 0 (its documented annotation), as an operator stopping a model would.
     kubectl("-n", namespace, "annotate", "--overwrite", "scaledobject", model, "autoscaling.keda.sh/paused-replicas=0")
     try:

@@ -59,8 +59,12 @@ class Client:
         """One streamed request; None when it ended with [DONE] and no error event, else what went wrong."""
         request = gateway_request(
             "/v1/chat/completions",
-            {"model": MODEL["name"], "stream": True, "max_tokens": MAX_TOKENS,
-             "messages": [{"role": "user", "content": "tell me a story"}]},
+            {
+                "model": MODEL["name"],
+                "stream": True,
+                "max_tokens": MAX_TOKENS,
+                "messages": [{"role": "user", "content": "tell me a story"}],
+            },
             self.key,
         )
         done = False
@@ -117,7 +121,11 @@ def pods_settled(args: list[str]):
 def candidates() -> list[str]:
     """What a rollout left of its candidate (Deployments, Services, pods labelled as the rollout's)."""
     found = kubectl_json(
-        "-n", NAMESPACES["models"], "get", "deployments,services,pods", "-l",
+        "-n",
+        NAMESPACES["models"],
+        "get",
+        "deployments,services,pods",
+        "-l",
         f"inference.platform/component=model_rollout,inference.platform/model={MODEL['name']}",
     )["items"]
     return [f"{item['kind']} {item['metadata']['name']}" for item in found]
@@ -146,7 +154,7 @@ def key(site):
 
 def test_a_rollout_of_new_arguments_and_back_fails_no_streamed_request(key):
     before = server_args()
-    assert before[-len(NEW_ARGS):] != NEW_ARGS, before
+    assert before[-len(NEW_ARGS) :] != NEW_ARGS, before
     client = Client(key)
     steps = {}
     threads = [threading.Thread(target=client.run, daemon=True) for _ in range(STREAMS)]
@@ -172,8 +180,12 @@ def test_a_rollout_of_new_arguments_and_back_fails_no_streamed_request(key):
         for thread in threads:
             thread.join(timeout=REQUEST_TIMEOUT + 5)
         counts = f"{client.total} streamed requests through LiteLLM, {len(client.failures)} failed"
-        print(f"\nclient: {counts}; " + "; ".join(f"{label}: {seconds:.0f} s, {done} requests by its end"
-                                                 for label, (seconds, done) in steps.items()))
+        print(
+            f"\nclient: {counts}; "
+            + "; ".join(
+                f"{label}: {seconds:.0f} s, {done} requests by its end" for label, (seconds, done) in steps.items()
+            )
+        )
         for failure in client.failures[:20]:
             print(f"  failed: {failure}")
     TIMINGS[f"client under both rollouts: {counts}"] = sum(seconds for seconds, _ in steps.values())
