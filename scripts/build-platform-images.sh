@@ -308,7 +308,8 @@ EOF
 go_passwd() { printf 'root:x:0:0:root:/root:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n'; }
 go_group() { printf 'root:x:0:\nnogroup:x:65534:\n'; }
 
-go_toolchain=$("${GO:-go}" env GOVERSION 2>/dev/null || echo none)
+# The Go toolchain as scripts/lib/go-build.sh finds it (GO, else go on PATH, else /usr/local/go/bin/go).
+go_toolchain=$("${GO:-$(command -v go || echo /usr/local/go/bin/go)}" env GOVERSION 2>/dev/null || echo none)
 go_inputs() {
     printf '%s' "module=${go_module[$1]}@${go_version[$1]} package=${go_package[$1]} go=$go_toolchain" \
         " ldflags=$(go_ldflags "$1" | sha_of) ui=${go_ui_assets[$1]:-embedded} base=$base_release:${runtime_packages[*]}" \
