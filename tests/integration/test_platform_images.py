@@ -61,7 +61,7 @@ GO_IMAGES = {
     "prometheus-config-reloader": ("monitoring_prometheus_operator_version", ["--version"], "version {v}"),
     "prometheus": ("monitoring_prometheus_version", ["--version"], "version {v}"),
     "alertmanager": ("monitoring_alertmanager_version", ["--version"], "version {v}"),
-    "kube-state-metrics": ("monitoring_kube_state_metrics_version", ["--version"], "version {v}"),
+    "kube-state-metrics": ("monitoring_kube_state_metrics_version", ["version"], "version {v}"),
     "node-exporter": ("monitoring_node_exporter_version", ["--version"], "version {v}"),
 }
 PRINT_PREFIX = "import litellm, sys, os; print(sys.prefix, os.environ['LITELLM_LOCAL_MODEL_COST_MAP'])"
