@@ -421,19 +421,7 @@ def test_go_program_image_runs_as_any_user_and_reports_its_pinned_version(platfo
     pin, args, said = GO_IMAGES[name]
     version = str(VERSIONS[pin]).removeprefix("v")
     done = run(
-        [
-            "podman",
-            "run",
-            "--rm",
-            "--read-only",
-            "--user",
-            UID_LLAMA,
-            "--network",
-            "none",
-            platform_images[name],
-            *args,
-        ],
-        timeout=60,
+        ["podman", "run", "--rm", *hardened(UID_LLAMA), "--network", "none", platform_images[name], *args], timeout=60
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"{name} ({done.returncode}): {output[-1500:]}"

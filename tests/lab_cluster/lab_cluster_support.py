@@ -214,13 +214,18 @@ def stream_chat(key: str, model: str, max_tokens: int, prompt: str = "aaaa", tim
     return result
 
 
+def monitoring_api(service: str, path: str):
+    """GET a path of a Service of the monitoring release (<release>-<service>, e.g. "prometheus:9090") through the API
+    server's service proxy; the JSON it answers."""
+    name = f"{SHARED['platform_monitoring_release']}-{service}"
+    proxy = f"/api/v1/namespaces/{NAMESPACES['monitoring']}/services/{name}/proxy"
+    return json.loads(kubectl("get", "--raw", f"{proxy}{path}").stdout)
+
+
 def prometheus(path: str, **params: str):
     """GET Prometheus's HTTP API (e.g. "query", "rules", "alerts") through the API server's service proxy."""
-    service = f"{SHARED['platform_monitoring_release']}-prometheus:9090"
     query = f"?{urllib.parse.urlencode(params)}" if params else ""
-    proxy = f"/api/v1/namespaces/{NAMESPACES['monitoring']}/services/{service}/proxy"
-    out = kubectl("get", "--raw", f"{proxy}/api/v1/{path}{query}")
-    body = json.loads(out.stdout)
+    body = monitoring_api("prometheus:9090", f"/api/v1/{path}{query}")
     assert body.get("status") == "success", body
     return body["data"]
 

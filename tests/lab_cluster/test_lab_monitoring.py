@@ -8,23 +8,21 @@ Grafana (AGPL, not built; the dashboards are checked by the render tier) and the
 
 from __future__ import annotations
 
-import json
 import time
 
 from lab_cluster_support import (
     LAB,
     MODELS,
     NAMESPACES,
-    SHARED,
     TIMINGS,
     kubectl,
     kubectl_json,
+    monitoring_api,
     prometheus,
     query_value,
     wait,
 )
 
-RELEASE = SHARED["platform_monitoring_release"]
 # What the lab's monitoring runs, by pod label app.kubernetes.io/name, and where.
 RUNNING = {
     NAMESPACES["monitoring"]: {
@@ -115,13 +113,9 @@ def test_model_server_down_fires_within_its_window_when_the_model_has_no_replica
         assert fired >= window - 5, f"fired after {fired:.0f} s, before its for: window of {window} s"
 
         def in_alertmanager():
-            service = f"{RELEASE}-alertmanager:9093"
-            out = kubectl(
-                "get", "--raw", f"/api/v1/namespaces/{NAMESPACES['monitoring']}/services/{service}/proxy/api/v2/alerts"
-            )
             return [
                 a
-                for a in json.loads(out.stdout)
+                for a in monitoring_api("alertmanager:9093", "/api/v2/alerts")
                 if a["labels"].get("alertname") == "ModelServerDown" and a["labels"].get("model") == model
             ]
 
