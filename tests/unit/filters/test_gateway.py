@@ -107,3 +107,23 @@ def test_the_lab_shape_passes():
     settings = {"litellm_database": "none", **NODE_PORT, "litellm_ingress_enabled": False,
                 "litellm_node_port_source_cidrs": ["10.89.42.0/24", "10.42.0.0/16"]}
     assert gateway_problems(settings, []) == {"errors": [], "warnings": []}
+
+
+def test_the_role_default_metrics_port_passes_beside_the_platform_api_port():
+    api_port = yaml.safe_load((ROOT / "group_vars/all/platform.yml").read_text())["platform_ports"]["gateway"]
+    settings = {"litellm_metrics_port": LITELLM_DEFAULTS["litellm_metrics_port"]}
+    assert gateway_problems(settings, [], "here", api_port) == {"errors": [], "warnings": []}
+
+
+@pytest.mark.parametrize("port", [80, 0, 70000, "metrics", None])
+def test_a_metrics_port_a_non_root_proxy_cannot_open_is_refused(port):
+    assert gateway_problems({"litellm_metrics_port": port}, [], "here", 4000)["errors"] == [
+        f"litellm_metrics_port is '{port}' here; write a port from 1024 to 65535 (the proxy runs as a non-root user "
+        "without capabilities), e.g. litellm_metrics_port: 4001."]
+
+
+def test_the_metrics_port_on_the_api_port_is_refused():
+    assert gateway_problems({"litellm_metrics_port": "4000"}, [], "here", 4000)["errors"] == [
+        "litellm_metrics_port is 4000 here, the gateway's API port (platform_ports.gateway): LiteLLM serves its "
+        "unauthenticated metrics on a port of their own; write another, e.g. litellm_metrics_port: 4001."]
+    assert gateway_problems({"litellm_metrics_port": 4000}, [], "here")["errors"] == []  # no API port given

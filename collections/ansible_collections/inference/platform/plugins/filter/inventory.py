@@ -455,14 +455,16 @@ def inventory_problems(
 GATEWAY_DATABASES = ("postgres", "none")
 GATEWAY_SERVICE_TYPES = ("ClusterIP", "NodePort")
 NODE_PORT_RANGE = (30000, 32767)  # kube-apiserver's default --service-node-port-range
+UNPRIVILEGED_PORTS = (1024, 65535)  # what a process without CAP_NET_BIND_SERVICE may listen on
 
 
-def gateway_problems(settings, tenants=(), where="in the inventory's group_vars/all"):
+def gateway_problems(settings, tenants=(), where="in the inventory's group_vars/all", api_port=None):
     """The LiteLLM gateway's database, Service and tenants: {'errors': [...], 'warnings': [...]} (sentences).
 
     settings: litellm_database, litellm_service_type, litellm_node_port, litellm_node_port_source_cidrs,
-    litellm_ingress_enabled; a name that is absent or '__undefined__' keeps the litellm role's default (the validate
-    stage passes only what the inventory sets; the role passes every value).
+    litellm_ingress_enabled, litellm_metrics_port; a name that is absent or '__undefined__' keeps the litellm role's
+    default (the validate stage passes only what the inventory sets; the role passes every value). api_port: the
+    gateway's API port (platform_ports.gateway), which the metrics port must differ from.
     """
     if not isinstance(settings, Mapping):
         raise AnsibleFilterError("gateway_problems expects a mapping of the litellm_* settings")
@@ -511,6 +513,19 @@ def gateway_problems(settings, tenants=(), where="in the inventory's group_vars/
         warnings.append("litellm_node_port is %s %s but litellm_service_type is %s: the port is not used; set "
                         "litellm_service_type: NodePort, or remove litellm_node_port." % (port_value, where,
                                                                                           service_type))
+    if "litellm_metrics_port" in values:
+        metrics_value = values["litellm_metrics_port"]
+        metrics_port = as_whole_number(metrics_value)
+        if metrics_port is None or not UNPRIVILEGED_PORTS[0] <= metrics_port <= UNPRIVILEGED_PORTS[1]:
+            errors.append(
+                "litellm_metrics_port is '%s' %s; write a port from %d to %d (the proxy runs as a non-root user "
+                "without capabilities), e.g. litellm_metrics_port: 4001." % (metrics_value, where,
+                                                                              *UNPRIVILEGED_PORTS))
+        elif api_port is not None and metrics_port == as_whole_number(api_port):
+            errors.append(
+                "litellm_metrics_port is %d %s, the gateway's API port (platform_ports.gateway): LiteLLM serves its "
+                "unauthenticated metrics on a port of their own; write another, e.g. litellm_metrics_port: %d."
+                % (metrics_port, where, metrics_port + 1))
     ingress_ok, ingress = as_bool(values.get("litellm_ingress_enabled", True))
     if not ingress_ok:
         errors.append("litellm_ingress_enabled is '%s' %s; write true or false."
