@@ -6,10 +6,13 @@ are given to the pinned proxy (requirements-servers.txt), with the llama server'
 vLLM Services. The environment is the one the Deployment gives a DB-less proxy: the master key, no DATABASE_URL and
 no LITELLM_SALT_KEY. Measured here: the pod's probes answer (readiness 200 with ``db: Not connected``, liveliness
 200), the master key lists and serves the models, a request without a key is refused (401), an unknown bearer key is
-refused (no database to look it up), and a completion is served.
+refused (no database to look it up), and a completion is served. With the prometheus callback and the metrics server
+the Deployment starts (``--prometheus_metrics_port``, ``PROMETHEUS_MULTIPROC_DIR``): /metrics/ on the API port asks
+for a key, the metrics port answers without one and counts the served request by model (what the scale-to-zero wake
+trigger queries).
 
-Not here: the prometheus callback (the servers' venv lacks prometheus_client, which the image has), the image (no
-registry) and a cluster's probes; the lab (make lab) proves those.
+Not here: the image (no registry), a cluster's probes and Prometheus's scrape; the lab gate (tests/lab_cluster)
+proves those.
 """
 
 from __future__ import annotations
@@ -81,6 +84,18 @@ def _get(url: str, key: str | None = None) -> tuple[int, str]:
         return err.code, err.read().decode()
 
 
+def _complete(proxy) -> dict:
+    request = urllib.request.Request(  # noqa: S310 - loopback http only
+        f"{proxy.base_url}/chat/completions",
+        data=json.dumps(
+            {"model": "tiny-chat", "max_tokens": 4, "messages": [{"role": "user", "content": "Hi"}]}
+        ).encode(),
+        headers={**proxy.auth_headers(), "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
 @pytest.fixture(scope="module")
 def role_settings(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("litellm-dbless")
@@ -91,22 +106,30 @@ def role_settings(tmp_path_factory) -> dict:
     assert with_db == without
     assert "database_url" not in without["general_settings"]
     settings = {name: without[name] for name in ("general_settings", "litellm_settings", "router_settings")}
-    # The servers' venv has no prometheus_client (the image has: LiteLLM's proxy requirements), and the proxy refuses
-    # to start with the prometheus callback without it (ModuleNotFoundError at startup, measured here).
-    assert settings["litellm_settings"].pop("callbacks") == ["prometheus"]
+    assert settings["litellm_settings"]["callbacks"] == ["prometheus"]  # the ServiceMonitor's default: on
     return settings
 
 
 @pytest.fixture(scope="module")
-def dbless_proxy(role_settings, llama_server, integration_workdir: Path):
+def metrics_port() -> int:
+    from servers.process import free_port
+
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def dbless_proxy(role_settings, llama_server, integration_workdir: Path, metrics_port: int):
     from servers.litellm_proxy import Route, start_litellm_proxy
 
     # start_litellm_proxy scrubs DATABASE_URL and LITELLM_SALT_KEY from the environment, as the DB-less Deployment
     # leaves them out.
+    work = integration_workdir / "litellm-dbless"
     proxy = start_litellm_proxy(
         (Route("tiny-chat", llama_server.model, llama_server.base_url),),
-        integration_workdir / "litellm-dbless",
+        work,
         settings=role_settings,
+        extra_args=("--prometheus_metrics_port", str(metrics_port)),
+        extra_env={"PROMETHEUS_MULTIPROC_DIR": str(work / "prometheus-multiproc")},
     )
     yield proxy
     proxy.stop()
@@ -123,13 +146,19 @@ def test_the_role_config_runs_without_database_or_salt_key(dbless_proxy, role_se
     assert _get(f"{root}/v1/models")[0] == 401
     status, body = _get(f"{root}/v1/models", "sk-not-the-master-key")
     assert status in (400, 401, 403), (status, body)  # no database to find another key in
-    request = urllib.request.Request(  # noqa: S310 - loopback http only
-        f"{dbless_proxy.base_url}/chat/completions",
-        data=json.dumps(
-            {"model": "tiny-chat", "max_tokens": 4, "messages": [{"role": "user", "content": "Hi"}]}
-        ).encode(),
-        headers={**dbless_proxy.auth_headers(), "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
-        answer = json.loads(response.read())
+    answer = _complete(dbless_proxy)
     assert answer["choices"][0]["message"]["content"] is not None and answer["usage"]["completion_tokens"] >= 1
+
+
+def test_the_metrics_port_serves_what_the_api_port_keeps_behind_a_key(dbless_proxy, metrics_port):
+    status, body = _get(f"{dbless_proxy.root_url}/metrics/")
+    assert status == 401, (status, body[:300])  # LiteLLM's default: a tenant on the API port reads no metrics
+    assert _get(f"{dbless_proxy.root_url}/metrics/", dbless_proxy.master_key)[0] == 200
+    _complete(dbless_proxy)
+    # No key: in a cluster only Prometheus reaches this port (the litellm NetworkPolicy).
+    status, body = _get(f"http://127.0.0.1:{metrics_port}/metrics/")
+    assert status == 200, (status, body[:300])
+    served = [line for line in body.splitlines()
+              if line.startswith("litellm_proxy_total_requests_metric_total{") and 'requested_model="tiny-chat"' in line
+              and 'status_code="200"' in line]
+    assert served and float(served[0].rsplit(" ", 1)[1]) >= 1, body[:2000]

@@ -10,11 +10,12 @@ podman pod (the two containers share its network namespace, as a Service would j
   through the Ansible CLI;
 * LiteLLM's copy-ui init step and the proxy run as the litellm role's Deployment runs them
   (roles/litellm/templates/objects.yaml.j2: ``sh -c cp -R /var/lib/litellm/ui/. ...``, then only
-  ``--config FILE --port PORT`` as arguments to the image's entrypoint, its environment, UID 65534,
-  read-only root, scratch directories as the pod's emptyDirs); with a config routing ``tiny-chat`` to
-  llama-server over the OpenAI-compatible route it lists the model on ``/v1/models``, answers a chat
-  completion with the master key, serves the admin UI from the copied directory, and ``python3`` (what the
-  tenant-sync Job runs) is the image's Python with LiteLLM importable.
+  ``--config FILE --port PORT --prometheus_metrics_port PORT`` as arguments to the image's entrypoint, its
+  environment, UID 65534, read-only root, scratch directories as the pod's emptyDirs); with a config routing
+  ``tiny-chat`` to llama-server over the OpenAI-compatible route and the prometheus callback it lists the model
+  on ``/v1/models``, answers a chat completion with the master key, counts it on the metrics port (the image has
+  prometheus_client), serves the admin UI from the copied directory, and ``python3`` (what the tenant-sync Job
+  runs) is the image's Python with LiteLLM importable.
 
 The Go programs' images (KEDA's three, the Prometheus stack's six, built from their Go modules) each start their
 program as an arbitrary non-root UID on a read-only root and report the pinned version.
@@ -32,6 +33,7 @@ import secrets
 import shutil
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -132,7 +134,7 @@ def image_pod(platform_images, tiny_model, tmp_path_factory, integration_timings
     """One podman pod: llama-server on the tiny model, LiteLLM in front of it; ports published on loopback."""
     work = tmp_path_factory.mktemp("platform-images")
     pod = f"ip-images-{secrets.token_hex(4)}"
-    llama_port, gateway_port = free_port(), free_port()
+    llama_port, gateway_port, metrics_port = free_port(), free_port(), free_port()
     master_key = "sk-" + secrets.token_hex(16)
     config = {
         "model_list": [
@@ -146,7 +148,7 @@ def image_pod(platform_images, tiny_model, tmp_path_factory, integration_timings
             }
         ],
         "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY"},
-        "litellm_settings": {"telemetry": False},
+        "litellm_settings": {"telemetry": False, "callbacks": ["prometheus"]},
     }
     (work / "config").mkdir()
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(config))
@@ -174,6 +176,8 @@ def image_pod(platform_images, tiny_model, tmp_path_factory, integration_timings
             f"127.0.0.1:{llama_port}:8080",
             "-p",
             f"127.0.0.1:{gateway_port}:4000",
+            "-p",
+            f"127.0.0.1:{metrics_port}:4001",
         ]
     )
     assert created.returncode == 0, created.stderr
@@ -241,6 +245,7 @@ def image_pod(platform_images, tiny_model, tmp_path_factory, integration_timings
             "LITELLM_MIGRATION_DIR": SCRATCH + "migrations",
             "XDG_CACHE_HOME": SCRATCH + "cache",
             "TMPDIR": "/tmp",  # noqa: S108 - inside the container, as the Deployment sets it
+            "PROMETHEUS_MULTIPROC_DIR": "/tmp/litellm-prometheus",  # noqa: S108 - as the Deployment sets it
         }
         env_args = [arg for name in env for arg in ("-e", name)]
         gateway = subprocess.run(
@@ -268,6 +273,8 @@ def image_pod(platform_images, tiny_model, tmp_path_factory, integration_timings
                 "/etc/litellm/config.yaml",
                 "--port",
                 "4000",
+                "--prometheus_metrics_port",
+                "4001",
             ],
             capture_output=True,
             text=True,
@@ -284,7 +291,8 @@ def image_pod(platform_images, tiny_model, tmp_path_factory, integration_timings
             f"{gateway_url}/health/readiness", 180, "LiteLLM", logs("litellm")
         )
         integration_timings["platform image pod up"] = time.monotonic() - started
-        yield {"llama": llama_url, "gateway": gateway_url, "key": master_key, "logs": logs, "pod": pod}
+        yield {"llama": llama_url, "gateway": gateway_url, "key": master_key, "logs": logs, "pod": pod,
+               "metrics": f"http://127.0.0.1:{metrics_port}/metrics/"}
     finally:
         run(["podman", "pod", "rm", "--force", "--time", "0", pod])
 
@@ -296,7 +304,9 @@ def test_litellm_template_still_runs_the_image_this_way():
         "'cp -R /var/lib/litellm/ui/. ' ~ scratch ~ 'ui/ && cp -R /var/lib/litellm/assets/. ' ~ scratch ~ 'assets/'"
     )
     assert copy_ui in text
-    assert 'args: ["--config", "/etc/litellm/config.yaml", "--port", {{ platform_ports.gateway' in text
+    assert "['--config', '/etc/litellm/config.yaml', '--port', platform_ports.gateway | string]" in text
+    assert "['--prometheus_metrics_port', litellm_metrics_port | string] if metrics" in text
+    assert "{'name': 'PROMETHEUS_MULTIPROC_DIR', 'value': '/tmp/litellm-prometheus'}" in text
     assert "{%- set scratch = " + repr(SCRATCH) + " -%}" in text
     assert 'command: ["python3", "/opt/tenants/sync_tenants.py"]' in text
     for name in ("LITELLM_UI_PATH", "LITELLM_ASSETS_PATH", "LITELLM_MIGRATION_DIR", "XDG_CACHE_HOME", "TMPDIR"):
@@ -390,6 +400,13 @@ def test_litellm_image_serves_through_llama_server(image_pod, platform_images, i
     _, metrics = http_json(f"{image_pod['llama']}/metrics")
     served = re.search(r"^llamacpp:tokens_predicted_total (\d+)", metrics, re.M)
     assert served and int(served.group(1)) >= 6, "the completion did not reach llama-server"
+    status, counted = http_json(image_pod["metrics"])  # no key: in a cluster only Prometheus reaches this port
+    assert status == 200, counted
+    assert re.search(rf'^litellm_proxy_total_requests_metric_total{{[^}}]*requested_model="{ROUTE}"[^}}]*}} [1-9]',
+                     counted, re.M), counted[-3000:]
+    with pytest.raises(urllib.error.HTTPError) as refused:  # the API port keeps its metrics behind a key
+        http_json(f"{gateway}/metrics/")
+    assert refused.value.code == 401
     status, _ = http_json(f"{gateway}/health/liveliness")
     assert status == 200
     status, page = http_json(f"{gateway}/ui/")

@@ -9,17 +9,22 @@ Grafana (AGPL, not built; the dashboards are checked by the render tier) and the
 from __future__ import annotations
 
 import time
+import urllib.error
+import urllib.request
 
 from lab_cluster_support import (
     LAB,
     MODELS,
     NAMESPACES,
     TIMINGS,
+    gateway_request,
     kubectl,
     kubectl_json,
+    master_key,
     monitoring_api,
     prometheus,
     query_value,
+    stream_chat,
     wait,
 )
 
@@ -63,9 +68,6 @@ def test_the_monitoring_stack_runs_from_the_images_built_here(site):
 
 
 def test_prometheus_scrapes_the_model_servers(served):
-    """The model servers' targets are up. (The gateway's are not asserted: LiteLLM 1.106 answers its /metrics/ with 401
-    since require_auth_for_metrics_endpoint defaults to true; an authenticated scrape is open work, roles/litellm
-    README "Metrics".)"""
     for model in MODELS:
         wait(
             f"a scraped target of {model['name']}",
@@ -73,6 +75,32 @@ def test_prometheus_scrapes_the_model_servers(served):
             180,
             5,
         )
+
+
+def test_prometheus_scrapes_the_gateway_on_the_metrics_port_the_api_port_keeps_behind_a_key(served):
+    """LiteLLM serves its metrics from a process of its own on the litellm-metrics Service, which only Prometheus
+    reaches; /metrics/ on the API port (the NodePort tenants use) asks for a key. A request through the gateway shows
+    up in Prometheus by model: what the wake trigger of scale_to_zero models queries (roles/keda)."""
+    gateway = NAMESPACES["gateway"]
+    wait(
+        "the gateway's metrics targets up",
+        lambda: query_value(f'min(up{{namespace="{gateway}",service="litellm-metrics"}})') == 1,
+        180,
+        5,
+    )
+    try:
+        with urllib.request.urlopen(gateway_request("/metrics/"), timeout=30) as response:  # noqa: S310 - lab NodePort
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    assert status == 401, f"the gateway's API port answered /metrics/ without a key with {status}"
+    model = MODELS[0]["name"]
+    counted = f'sum(litellm_proxy_total_requests_metric_total{{namespace="{gateway}",requested_model="{model}"}})'
+    before = query_value(counted) or 0
+    answer = stream_chat(master_key(), model, 4)
+    assert answer["ok"], answer
+    wait(f"the gateway's request counter of {model} above {before}", lambda: (query_value(counted) or 0) > before,
+         120, 5)
 
 
 def test_the_platform_rules_are_loaded(site):

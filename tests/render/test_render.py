@@ -416,7 +416,8 @@ def test_a_node_port_gateway_admits_the_cluster_networks_on_its_port(dbless_gate
     assert "nodePort" not in usual[("Service", "litellm")]["spec"]["ports"][0]
 
     policy = dbless[("NetworkPolicy", "litellm")]["spec"]
-    in_cluster, node_port = policy["ingress"]
+    in_cluster, prometheus, node_port = policy["ingress"]
+    assert prometheus["ports"] == [{"protocol": "TCP", "port": 4001}]  # the metrics port, never the NodePort's
     assert node_port == {
         "from": [{"ipBlock": {"cidr": settings["private_network_cidr"]}}, {"ipBlock": {"cidr": settings["pod_cidr"]}}],
         "ports": [{"protocol": "TCP", "port": 4000}],
@@ -425,10 +426,43 @@ def test_a_node_port_gateway_admits_the_cluster_networks_on_its_port(dbless_gate
     assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "litellm-tenants"}}} not in in_cluster["from"]
     assert [rule["to"][0].get("podSelector") for rule in policy["egress"]] == [
         {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": ["vllm", "llamacpp"]}]}]
-    # The usual gateway: one rule (ingress controller, Prometheus, the tenant Job), egress to vLLM and PostgreSQL.
+    # The usual gateway: the API port from the ingress controller and the tenant Job, the metrics port from
+    # Prometheus; egress to the model servers and PostgreSQL.
     usual_policy = usual[("NetworkPolicy", "litellm")]["spec"]
-    assert len(usual_policy["ingress"]) == 1 and len(usual_policy["ingress"][0]["from"]) == 3
+    assert [(len(rule["from"]), rule["ports"]) for rule in usual_policy["ingress"]] == [
+        (2, [{"protocol": "TCP", "port": 4000}]), (1, [{"protocol": "TCP", "port": 4001}])]
     assert len(usual_policy["egress"]) == 2
+
+
+def test_prometheus_scrapes_the_gateway_on_a_metrics_port_only_it_reaches(dbless_gateway, renders):
+    """LiteLLM 1.106 answers /metrics/ on its API port with 401 without a key (require_auth_for_metrics_endpoint):
+    the proxy serves its metrics from a process of its own (--prometheus_metrics_port), on a ClusterIP Service of its
+    own, which the ServiceMonitor selects and only Prometheus's pods may reach."""
+    defaults = yaml.safe_load((ROOT / "roles/litellm/defaults/main.yml").read_text())
+    port = defaults["litellm_metrics_port"]
+    for render in (dbless_gateway, renders["lab"]):
+        gateway = _litellm(render)
+        proxy = gateway[("Deployment", "litellm")]["spec"]["template"]["spec"]["containers"][0]
+        assert proxy["args"][-2:] == ["--prometheus_metrics_port", str(port)]
+        assert {"name": "metrics", "containerPort": port, "protocol": "TCP"} in proxy["ports"]
+        multiproc = next(e["value"] for e in proxy["env"] if e["name"] == "PROMETHEUS_MULTIPROC_DIR")
+        assert any(multiproc.startswith(m["mountPath"] + "/") for m in proxy["volumeMounts"]), "not on a volume"
+        service = gateway[("Service", "litellm-metrics")]
+        assert service["spec"]["type"] == "ClusterIP"
+        assert service["spec"]["ports"] == [{"name": "metrics", "port": port, "targetPort": "metrics",
+                                             "protocol": "TCP"}]
+        monitor = gateway[("ServiceMonitor", "litellm")]["spec"]
+        selected = monitor["selector"]["matchLabels"]
+        assert selected.items() <= service["metadata"]["labels"].items()
+        assert not selected.items() <= gateway[("Service", "litellm")]["metadata"]["labels"].items()
+        assert monitor["endpoints"] == [{"port": "metrics", "path": "/metrics/", "interval": "30s"}]
+        api_port = gateway[("Service", "litellm")]["spec"]["ports"]
+        assert [p["name"] for p in api_port] == ["http"], "the metrics port must not be on the API's Service"
+        rules = gateway[("NetworkPolicy", "litellm")]["spec"]["ingress"]
+        reaching = [rule for rule in rules if {"protocol": "TCP", "port": port} in rule["ports"]]
+        assert len(reaching) == 1 and reaching[0]["ports"] == [{"protocol": "TCP", "port": port}]
+        assert [peer["podSelector"]["matchLabels"] for peer in reaching[0]["from"]] == [
+            defaults["litellm_prometheus_pod_labels"]]
 
 
 # --- metric names --------------------------------------------------------------------------------

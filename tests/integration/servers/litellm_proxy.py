@@ -116,8 +116,11 @@ def start_litellm_proxy(
     port: int | None = None,
     ready_timeout: float = 180.0,
     settings: dict | None = None,
+    extra_args: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
 ) -> LiteLLMProxy:
-    """Start the proxy and return once /v1/models answers 200 to the master key (settings: see write_config)."""
+    """Start the proxy and return once /v1/models answers 200 to the master key (settings: see write_config;
+    extra_args and extra_env: what a Deployment adds to the CLI's arguments and environment)."""
     port = port or free_port()
     master_key = master_key or new_master_key()
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -128,8 +131,9 @@ def start_litellm_proxy(
     env[MASTER_KEY_ENV] = master_key
     env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # do not try to fetch the cost map from the internet
     env.setdefault("LITELLM_LOG", "INFO")
+    env.update(extra_env or {})
 
-    argv = [litellm_executable(), "--config", str(config_path), "--host", LOOPBACK, "--port", str(port)]
+    argv = [litellm_executable(), "--config", str(config_path), "--host", LOOPBACK, "--port", str(port), *extra_args]
     models_url = f"http://{LOOPBACK}:{port}/v1/models"
     headers = {"Authorization": f"Bearer {master_key}"}
     process = ServerProcess(
