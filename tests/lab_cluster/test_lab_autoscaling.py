@@ -9,21 +9,29 @@ placing the second replica, LiteLLM routing the load. STAND-IN: the second GPU t
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 import yaml
 from ansible_collections.inference.platform.plugins.filter.model_list import model_engines
 from lab_cluster_support import (
+    INVENTORY_ARGS,
     MODELS,
     NAMESPACES,
     REPO,
+    SITE_VARS,
     TIMINGS,
+    gateway_request,
     kubectl,
     kubectl_json,
+    playbook,
     query_value,
     stream_chat,
+    timed,
     wait,
 )
 
@@ -134,3 +142,73 @@ def test_load_through_the_gateway_scales_the_model_up_and_back(served, model):
         5,
     )
     TIMINGS["KEDA: load end -> back to 1"] = time.monotonic() - down_started
+
+
+def test_a_scale_to_zero_model_sleeps_and_a_request_through_the_gateway_wakes_it(served, model):
+    """scale_to_zero: true on the lab model (through the platform stage, as an operator would set it): KEDA takes it
+    to 0 replicas once idle; a request through LiteLLM then fails or waits, LiteLLM counts it on its metrics port,
+    Prometheus scrapes that, and the ScaledObject's wake-on-request trigger brings a replica back. The model is set
+    back as the inventory has it at the end."""
+    name = model["name"]
+
+    def platform(models: list[dict], label: str):
+        run = timed(label, playbook("site.yml", *INVENTORY_ARGS, "--tags", "platform",
+                                    "-e", json.dumps({"inference_models": models}), extra=SITE_VARS))
+        assert run.returncode == 0, run.log.read_text()[-6000:]
+
+    sleepy = [{**m, "autoscale": {**m["autoscale"], "scale_to_zero": True}} if m["name"] == name else m
+              for m in MODELS]
+    platform(sleepy, "site.yml --tags platform (scale_to_zero on)")
+    try:
+        triggers = kubectl_json("-n", NAMESPACES["models"], "get", "scaledobject", name)["spec"]["triggers"]
+        wake = next((t["metadata"]["query"] for t in triggers if t["name"] == "wake-on-request"), None)
+        assert wake, triggers
+        # Idle: no queue and no request for the wake window (keda_wake_window) and the cooldown; and no pod left (a
+        # terminating replica still answers while it drains, kube-proxy sends it traffic when no other is ready).
+        selector = ",".join(f"{k}={v}" for k, v in deployment(name)["spec"]["selector"]["matchLabels"].items())
+        started = time.monotonic()
+        wait(
+            f"{name} at 0 replicas, no pod left",
+            lambda: deployment(name)["spec"]["replicas"] == 0
+            and not kubectl_json("-n", NAMESPACES["models"], "get", "pods", "-l", selector)["items"],
+            600,
+            5,
+        )
+        TIMINGS["scale to zero: platform applied -> no pod"] = time.monotonic() - started
+        # A client the gateway has never seen (a User-Agent of its own): LiteLLM counts its request in a new series.
+        agent = f"lab-wake-{time.time_ns()}"
+        request = gateway_request(
+            "/v1/chat/completions",
+            {"model": name, "max_tokens": 8, "messages": [{"role": "user", "content": "wake up"}]},
+            served,
+        )
+        request.add_header("User-Agent", agent)
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - http to the lab's NodePort
+                status = response.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+        print(f"the request to the sleeping model: HTTP {status} after {time.monotonic() - started:.1f} s")
+        assert status != 200, "the sleeping model answered: a replica was left"
+        # What wakes it: the gateway counted the request, Prometheus scraped it, the trigger's own query sees it.
+        wait(f"the wake trigger's query above 0 ({wake})", lambda: (query_value(wake) or 0) > 0, 120, 3)
+        TIMINGS["scale to zero: request -> wake query > 0"] = time.monotonic() - started
+        counted = f'litellm_proxy_total_requests_metric_total{{requested_model="{name}",user_agent="{agent}"}}'
+        assert query_value(f"sum({counted})") == 1, "the request was not counted in a series of its own"
+        # What rate() alone (the query before) makes of it: the new series' first count is invisible to it.
+        rate = f'sum(rate(litellm_proxy_total_requests_metric_total{{requested_model="{name}"}}[2m]))'
+        print(f"{rate} now: {query_value(rate)}")
+        wait(f"{name} woken to a ready replica", lambda: deployment(name)["status"].get("readyReplicas"), 300, 3)
+        TIMINGS["scale to zero: request -> ready replica"] = time.monotonic() - started
+
+        def answered():
+            result = stream_chat(served, name, 8, timeout=60)
+            return result if result["ok"] else None
+
+        wait(f"{name} answering through the gateway again", answered, 180, 5)
+        TIMINGS["scale to zero: request -> answered"] = time.monotonic() - started
+    finally:
+        platform(MODELS, "site.yml --tags platform (scale_to_zero back off)")
+    wait(f"{name} back at {model['replicas']['min']} replica(s)",
+         lambda: deployment(name)["status"].get("readyReplicas", 0) >= model["replicas"]["min"], 300, 5)
