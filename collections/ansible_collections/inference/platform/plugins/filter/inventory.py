@@ -519,8 +519,8 @@ def gateway_problems(settings, tenants=(), where="in the inventory's group_vars/
         if metrics_port is None or not UNPRIVILEGED_PORTS[0] <= metrics_port <= UNPRIVILEGED_PORTS[1]:
             errors.append(
                 "litellm_metrics_port is '%s' %s; write a port from %d to %d (the proxy runs as a non-root user "
-                "without capabilities), e.g. litellm_metrics_port: 4001." % (metrics_value, where,
-                                                                              *UNPRIVILEGED_PORTS))
+                "without capabilities), e.g. litellm_metrics_port: 4001."
+                % ((metrics_value, where) + UNPRIVILEGED_PORTS))
         elif api_port is not None and metrics_port == as_whole_number(api_port):
             errors.append(
                 "litellm_metrics_port is %d %s, the gateway's API port (platform_ports.gateway): LiteLLM serves its "
