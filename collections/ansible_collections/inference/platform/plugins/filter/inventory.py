@@ -520,7 +520,7 @@ def gateway_problems(settings, tenants=(), where="in the inventory's group_vars/
             errors.append(
                 "litellm_metrics_port is '%s' %s; write a port from %d to %d (the proxy runs as a non-root user "
                 "without capabilities), e.g. litellm_metrics_port: 4001."
-                % ((metrics_value, where) + UNPRIVILEGED_PORTS))
+                % (metrics_value, where, UNPRIVILEGED_PORTS[0], UNPRIVILEGED_PORTS[1]))
         elif api_port is not None and metrics_port == as_whole_number(api_port):
             errors.append(
                 "litellm_metrics_port is %d %s, the gateway's API port (platform_ports.gateway): LiteLLM serves its "
