@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -155,10 +156,14 @@ def test_the_metrics_port_serves_what_the_api_port_keeps_behind_a_key(dbless_pro
     assert status == 401, (status, body[:300])  # LiteLLM's default: a tenant on the API port reads no metrics
     assert _get(f"{dbless_proxy.root_url}/metrics/", dbless_proxy.master_key)[0] == 200
     _complete(dbless_proxy)
-    # No key: in a cluster only Prometheus reaches this port (the litellm NetworkPolicy).
-    status, body = _get(f"http://127.0.0.1:{metrics_port}/metrics/")
-    assert status == 200, (status, body[:300])
-    served = [line for line in body.splitlines()
-              if line.startswith("litellm_proxy_total_requests_metric_total{") and 'requested_model="tiny-chat"' in line
-              and 'status_code="200"' in line]
+    # No key: in a cluster only Prometheus reaches this port (the litellm NetworkPolicy). LiteLLM counts a request in a
+    # callback after the answer, so the count may show a moment later.
+    deadline, served = time.monotonic() + 60, []
+    while time.monotonic() < deadline and not served:
+        status, body = _get(f"http://127.0.0.1:{metrics_port}/metrics/")
+        assert status == 200, (status, body[:300])
+        served = [line for line in body.splitlines()
+                  if line.startswith("litellm_proxy_total_requests_metric_total{")
+                  and 'requested_model="tiny-chat"' in line and 'status_code="200"' in line]
+        time.sleep(0.5)
     assert served and float(served[0].rsplit(" ", 1)[1]) >= 1, body[:2000]

@@ -400,10 +400,16 @@ def test_litellm_image_serves_through_llama_server(image_pod, platform_images, i
     _, metrics = http_json(f"{image_pod['llama']}/metrics")
     served = re.search(r"^llamacpp:tokens_predicted_total (\d+)", metrics, re.M)
     assert served and int(served.group(1)) >= 6, "the completion did not reach llama-server"
-    status, counted = http_json(image_pod["metrics"])  # no key: in a cluster only Prometheus reaches this port
-    assert status == 200, counted
-    assert re.search(rf'^litellm_proxy_total_requests_metric_total{{[^}}]*requested_model="{ROUTE}"[^}}]*}} [1-9]',
-                     counted, re.M), counted[-3000:]
+    # No key: in a cluster only Prometheus reaches this port. LiteLLM counts a request in a callback after the answer,
+    # so the count may show a moment later.
+    pattern = re.compile(rf'^litellm_proxy_total_requests_metric_total{{[^}}]*requested_model="{ROUTE}"[^}}]*}} [1-9]',
+                         re.M)
+    deadline, counted = time.monotonic() + 60, ""
+    while time.monotonic() < deadline and not pattern.search(counted):
+        status, counted = http_json(image_pod["metrics"])
+        assert status == 200, counted
+        time.sleep(0.5)
+    assert pattern.search(counted), counted[-3000:]
     with pytest.raises(urllib.error.HTTPError) as refused:  # the API port keeps its metrics behind a key
         http_json(f"{gateway}/metrics/")
     assert refused.value.code == 401
