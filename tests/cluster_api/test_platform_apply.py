@@ -642,7 +642,9 @@ def test_a_gateway_without_database_on_a_node_port_is_applied_and_pruned_to_it(c
     service = core.read_namespaced_service("litellm", namespace)
     assert service.spec.type == "NodePort" and [(p.port, p.node_port) for p in service.spec.ports] == [(4000, 30400)]
     assert [s.metadata.name for s in apps.list_namespaced_stateful_set(namespace).items] == []
-    assert {s.metadata.name for s in core.list_namespaced_service(namespace).items} == {"litellm"}
+    services = {s.metadata.name: s.spec.type for s in core.list_namespaced_service(namespace).items}
+    # No PostgreSQL Service; the metrics port has a Service of its own, never a NodePort (roles/litellm README).
+    assert services == {"litellm": "NodePort", "litellm-metrics": "ClusterIP"}
     assert [j.metadata.name for j in batch.list_namespaced_job(namespace).items] == []
     assert "litellm-tenants" not in {c.metadata.name for c in core.list_namespaced_config_map(namespace).items}
     assert net.list_namespaced_ingress(namespace).items == []
