@@ -163,13 +163,20 @@ def gateway_request(path: str, body: dict | None = None, key: str | None = None)
     )
 
 
-def call(path: str, body: dict | None = None, key: str | None = None, timeout: float = 60):
-    request = gateway_request(path, body, key)
+def send(request: urllib.request.Request, timeout: float = 60) -> tuple[int, bytes]:
+    """Send a gateway request; its HTTP status and body, an error status included."""
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http to the lab's NodePort
-            return response.status, json.loads(response.read() or b"null")
+            return response.status, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, error.read().decode(errors="replace")
+        return error.code, error.read()
+
+
+def call(path: str, body: dict | None = None, key: str | None = None, timeout: float = 60):
+    status, answer = send(gateway_request(path, body, key), timeout)
+    if status >= 400:
+        return status, answer.decode(errors="replace")
+    return status, json.loads(answer or b"null")
 
 
 def stream_chat(key: str, model: str, max_tokens: int, prompt: str = "aaaa", timeout: float = 120) -> dict:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 import yaml
@@ -30,6 +28,7 @@ from lab_cluster_support import (
     kubectl_json,
     playbook,
     query_value,
+    send,
     stream_chat,
     timed,
     wait,
@@ -41,6 +40,7 @@ LOAD_SECONDS = 60
 # Tokens per request: long enough that the engine's slots are busy and requests wait, short enough to finish quickly.
 MAX_TOKENS = 192
 VERSIONS = yaml.safe_load((REPO / "group_vars" / "all" / "versions.yml").read_text())
+KEDA = yaml.safe_load((REPO / "roles" / "keda" / "defaults" / "main.yml").read_text())
 SCALED = [m for m in MODELS if m["replicas"]["max"] > m["replicas"]["min"]]
 
 
@@ -184,11 +184,7 @@ def test_a_scale_to_zero_model_sleeps_and_a_request_through_the_gateway_wakes_it
         )
         request.add_header("User-Agent", agent)
         started = time.monotonic()
-        try:
-            with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - http to the lab's NodePort
-                status = response.status
-        except urllib.error.HTTPError as error:
-            status = error.code
+        status, _ = send(request, timeout=120)
         print(f"the request to the sleeping model: HTTP {status} after {time.monotonic() - started:.1f} s")
         assert status != 200, "the sleeping model answered: a replica was left"
         # What wakes it: the gateway counted the request, Prometheus scraped it, the trigger's own query sees it.
@@ -197,7 +193,8 @@ def test_a_scale_to_zero_model_sleeps_and_a_request_through_the_gateway_wakes_it
         counted = f'litellm_proxy_total_requests_metric_total{{requested_model="{name}",user_agent="{agent}"}}'
         assert query_value(f"sum({counted})") == 1, "the request was not counted in a series of its own"
         # What rate() alone (the query before) makes of it: the new series' first count is invisible to it.
-        rate = f'sum(rate(litellm_proxy_total_requests_metric_total{{requested_model="{name}"}}[2m]))'
+        window = KEDA["keda_wake_window"]
+        rate = f'sum(rate(litellm_proxy_total_requests_metric_total{{requested_model="{name}"}}[{window}]))'
         print(f"{rate} now: {query_value(rate)}")
         wait(f"{name} woken to a ready replica", lambda: deployment(name)["status"].get("readyReplicas"), 300, 3)
         TIMINGS["scale to zero: request -> ready replica"] = time.monotonic() - started

@@ -9,8 +9,6 @@ Grafana (AGPL, not built; the dashboards are checked by the render tier) and the
 from __future__ import annotations
 
 import time
-import urllib.error
-import urllib.request
 
 from lab_cluster_support import (
     LAB,
@@ -24,6 +22,7 @@ from lab_cluster_support import (
     monitoring_api,
     prometheus,
     query_value,
+    send,
     stream_chat,
     wait,
 )
@@ -88,11 +87,7 @@ def test_prometheus_scrapes_the_gateway_on_the_metrics_port_the_api_port_keeps_b
         180,
         5,
     )
-    try:
-        with urllib.request.urlopen(gateway_request("/metrics/"), timeout=30) as response:  # noqa: S310 - lab NodePort
-            status = response.status
-    except urllib.error.HTTPError as error:
-        status = error.code
+    status, _ = send(gateway_request("/metrics/"), timeout=30)
     assert status == 401, f"the gateway's API port answered /metrics/ without a key with {status}"
     model = MODELS[0]["name"]
     counted = f'sum(litellm_proxy_total_requests_metric_total{{namespace="{gateway}",requested_model="{model}"}})'
