@@ -14,6 +14,7 @@ Usage: run-gates.py SLOTS GATE[:NEEDED,NEEDED...] ...
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +24,12 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LOG_DIR = PROJECT_ROOT / "build" / "gates"
+# Lines that say why a gate failed: Ansible's failed task results, pytest's failures and assertion lines.
+FAILURE_LINE = re.compile(r"^(fatal: \[|failed: \[|FAILED |ERROR |E   )")
+# A failed gate's log is printed whole, but a CI record may keep only the end of the output: the summary
+# repeats the failure lines (each with the lines after it, up to a blank line) so that the end says why.
+EXCERPT_LINES = 60
+EXCERPT_FOLLOW = 15
 
 
 @dataclass
@@ -115,7 +122,29 @@ def run(slots: int, gates: list[Gate]) -> None:
         time.sleep(1)
 
 
+def failure_excerpt(log: str) -> list[str]:
+    """The lines of a failed gate's log that say why: each failure line and what follows it up to a blank
+    line, at most EXCERPT_LINES in all; the last 20 lines when no line looks like a failure."""
+    lines = log.splitlines()
+    excerpt: list[str] = []
+    index = 0
+    while index < len(lines) and len(excerpt) < EXCERPT_LINES:
+        if FAILURE_LINE.match(lines[index]):
+            end = index + 1
+            while end < len(lines) and end - index < EXCERPT_FOLLOW and lines[end].strip():
+                end += 1
+            excerpt.extend(lines[index:end])
+            index = end
+        else:
+            index += 1
+    return excerpt[:EXCERPT_LINES] or lines[-20:]
+
+
 def summary(gates: list[Gate]) -> bool:
+    for gate in gates:
+        if gate.result.startswith("FAILED"):
+            print(f"\n=== why gate {gate.name} failed (from {gate.log.relative_to(PROJECT_ROOT)}):", flush=True)
+            print("\n".join(failure_excerpt(gate.log.read_text(encoding="utf-8", errors="replace"))))
     print("\n=== summary", flush=True)
     for gate in gates:
         seconds = f" ({gate.seconds}s)" if gate.result != "not run" else ""
