@@ -9,7 +9,7 @@ no LITELLM_SALT_KEY. Measured here: the pod's probes answer (readiness 200 with 
 refused (no database to look it up), and a completion is served. With the prometheus callback and the metrics server
 the Deployment starts (``--prometheus_metrics_port``, ``PROMETHEUS_MULTIPROC_DIR``): /metrics/ on the API port asks
 for a key, the metrics port answers without one and counts the served request by model (what the scale-to-zero wake
-trigger queries).
+trigger queries), in series without the client's address or user agent (``prometheus_exclude_labels``).
 
 Not here: the image (no registry), a cluster's probes and Prometheus's scrape; the lab gate (tests/lab_cluster)
 proves those.
@@ -108,6 +108,7 @@ def role_settings(tmp_path_factory) -> dict:
     assert "database_url" not in without["general_settings"]
     settings = {name: without[name] for name in ("general_settings", "litellm_settings", "router_settings")}
     assert settings["litellm_settings"]["callbacks"] == ["prometheus"]  # the ServiceMonitor's default: on
+    assert settings["litellm_settings"]["prometheus_exclude_labels"] == ["client_ip", "user_agent"]
     return settings
 
 
@@ -167,3 +168,6 @@ def test_the_metrics_port_serves_what_the_api_port_keeps_behind_a_key(dbless_pro
                   and 'requested_model="tiny-chat"' in line and 'status_code="200"' in line]
         time.sleep(0.5)
     assert served and float(served[0].rsplit(" ", 1)[1]) >= 1, body[:2000]
+    # The role's prometheus_exclude_labels: no series keeps the client's address or user agent.
+    labelled = [line for line in body.splitlines() if "client_ip=" in line or "user_agent=" in line]
+    assert labelled == [], labelled[:3]

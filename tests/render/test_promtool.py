@@ -70,9 +70,9 @@ def test_every_alert_has_a_firing_and_a_quiet_case(rules_dir):
 
 def test_the_wake_query_sees_a_request_in_a_new_series_and_nothing_when_idle(renders, tmp_path):
     """The wake-on-request query of a scale_to_zero model (hetzner's llama31-8b-awq), as rendered, on series shaped
-    like LiteLLM's (one per gateway pod, client, key and status, starting at 1 with its first request): a request
-    that only creates a series wakes the model, a known series that grows wakes it, and counts that stopped growing
-    longer than the window ago do not (the activation threshold is 0)."""
+    like LiteLLM's (one per gateway pod, key and status, starting at 1 with its first request): a request that only
+    creates a series wakes the model, a known series that grows wakes it, and counts that stopped growing longer than
+    the window ago do not (the activation threshold is 0)."""
     hetzner = renders["hetzner"]
     assert hetzner.returncode == 0, hetzner.stdout[-3000:]
     scaled = next(o for o in hetzner.objects if o["kind"] == "ScaledObject" and o["spec"].get("idleReplicaCount") == 0)
@@ -81,12 +81,13 @@ def test_the_wake_query_sees_a_request_in_a_new_series_and_nothing_when_idle(ren
     assert wake["activationThreshold"] == "0"
     series = f'litellm_proxy_total_requests_metric_total{{requested_model="{model}",pod="litellm-a"'
     cases = {
-        # a client the gateway has not seen: its series appears at 1 at 10m (one sample, no increase to see)
-        "new series": ([(f'{series},user_agent="new",status_code="500"}}', "_x20 1")], "10m", 1),
-        # a known client's series grows from 3 to 4 at 10m
-        "known series grows": ([(f'{series},user_agent="old",status_code="200"}}', "3x19 4")], "10m", 1),
+        # the first failure (no replica to answer): its series appears at 1 at 10m (one sample, no increase to see)
+        "new series": ([(f'{series},status_code="200"}}', "3x20"), (f'{series},status_code="500"}}', "_x20 1")],
+                       "10m", 1),
+        # a known series grows from 3 to 4 at 10m
+        "known series grows": ([(f'{series},status_code="200"}}', "3x19 4")], "10m", 1),
         # the last request was 10 minutes ago: idle
-        "idle": ([(f'{series},user_agent="old",status_code="200"}}', "1x20 2x20")], "20m", 0),
+        "idle": ([(f'{series},status_code="200"}}', "1x20 2x20")], "20m", 0),
         # another model's requests do not wake this one
         "other model": ([('litellm_proxy_total_requests_metric_total{requested_model="other",pod="litellm-a"}',
                           "_x20 1")], "10m", 0),
