@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,44 @@ def test_the_metrics_port_on_the_api_port_is_refused():
         "litellm_metrics_port is 4000 here, the gateway's API port (platform_ports.gateway): LiteLLM serves its "
         "unauthenticated metrics on a port of their own; write another, e.g. litellm_metrics_port: 4001."]
     assert gateway_problems({"litellm_metrics_port": 4000}, [], "here")["errors"] == []  # no API port given
+
+
+def test_the_role_default_metrics_exclude_labels_pass():
+    settings = {"litellm_metrics_exclude_labels": LITELLM_DEFAULTS["litellm_metrics_exclude_labels"]}
+    assert settings["litellm_metrics_exclude_labels"] == ["client_ip", "user_agent"]
+    assert gateway_problems(settings, [], "here") == {"errors": [], "warnings": []}
+    assert gateway_problems({"litellm_metrics_exclude_labels": []}, [], "here")["errors"] == []
+
+
+def test_metrics_exclude_labels_that_are_not_label_names_are_refused():
+    assert gateway_problems({"litellm_metrics_exclude_labels": "client_ip"}, [], "here")["errors"] == [
+        "litellm_metrics_exclude_labels is 'client_ip' here; write a list of label names of LiteLLM's metrics, e.g. "
+        "[client_ip, user_agent] (the role's default)."]
+    assert gateway_problems({"litellm_metrics_exclude_labels": ["client-ip", 3]}, [], "here")["errors"] == [
+        "litellm_metrics_exclude_labels entry 'client-ip' here is not a Prometheus label name; write names such as "
+        "client_ip or user_agent (letters, digits and _).",
+        "litellm_metrics_exclude_labels entry 3 here is not a Prometheus label name; write names such as client_ip "
+        "or user_agent (letters, digits and _)."]
+
+
+@pytest.mark.parametrize("label", ["requested_model", "model", "team_alias"])
+def test_dropping_a_label_the_platform_reads_is_refused(label):
+    assert gateway_problems({"litellm_metrics_exclude_labels": ["client_ip", label]}, [], "here")["errors"] == [
+        f"litellm_metrics_exclude_labels here drops {label}, which the platform reads (the scale-to-zero wake query "
+        "selects requested_model; the gateway dashboard sums by requested_model, model, team_alias); remove it from "
+        "the list."]
+
+
+def test_the_labels_the_platform_reads_are_the_ones_its_queries_use():
+    """GATEWAY_METRIC_LABELS_READ is the one list the rule keeps; the KEDA template and the dashboards are where the
+    labels are read, so a query that starts reading another LiteLLM label must add it there."""
+    from ansible_collections.inference.platform.plugins.filter.inventory import GATEWAY_METRIC_LABELS_READ
+
+    keda = (ROOT / "roles/keda/templates/objects.yaml.j2").read_text()
+    dashboards = [line for line in (ROOT / "roles/monitoring/vars/dashboards.yml").read_text().splitlines()
+                  if "litellm_" in line and not line.lstrip().startswith("#")]
+    read = set(re.findall(r"litellm_\w+\{(\w+)=", keda))
+    for line in dashboards:
+        for group in re.findall(r"by \(([^)]*)\)", line):
+            read |= {label.strip() for label in group.split(",")} - {"le"}
+    assert dashboards and read == set(GATEWAY_METRIC_LABELS_READ), (read, dashboards)

@@ -135,6 +135,14 @@ REFUSED = {
             "30400, and point verify_litellm_url at http://<a node's address>:<that port>."
         ],
     ),
+    "gateway metrics without the label the wake query selects": (
+        {"litellm_metrics_exclude_labels": ["client_ip", "requested_model"]},
+        [
+            f"litellm_metrics_exclude_labels {IN_GROUP_VARS} drops requested_model, which the platform reads (the "
+            "scale-to-zero wake query selects requested_model; the gateway dashboard sums by requested_model, model, "
+            "team_alias); remove it from the list."
+        ],
+    ),
     "world-open IPv4 admin_cidrs": (
         {"admin_cidrs": ["0.0.0.0/0"]},
         [f"admin_cidrs entry 0.0.0.0/0 {IN_GROUP_VARS} {WORLD_OPEN}"],

@@ -456,15 +456,41 @@ GATEWAY_DATABASES = ("postgres", "none")
 GATEWAY_SERVICE_TYPES = ("ClusterIP", "NodePort")
 NODE_PORT_RANGE = (30000, 32767)  # kube-apiserver's default --service-node-port-range
 UNPRIVILEGED_PORTS = (1024, 65535)  # what a process without CAP_NET_BIND_SERVICE may listen on
+PROMETHEUS_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+# Labels of LiteLLM's metrics the platform reads, so litellm_metrics_exclude_labels may not drop them: the KEDA
+# wake-on-request query selects requested_model (roles/keda/templates/objects.yaml.j2), the gateway dashboard sums by
+# requested_model, model and team_alias (roles/monitoring/vars/dashboards.yml). tests/unit/filters/test_gateway.py
+# checks the two files against this list.
+GATEWAY_METRIC_LABELS_READ = ("requested_model", "model", "team_alias")
+
+
+def _metrics_exclude_labels_problems(labels, where):
+    """Sentences for a litellm_metrics_exclude_labels that is not a list of label names, or drops one the platform
+    reads (GATEWAY_METRIC_LABELS_READ). LiteLLM itself refuses, at start, a name none of its metrics has."""
+    if not isinstance(labels, (list, tuple)):
+        return ["litellm_metrics_exclude_labels is %r %s; write a list of label names of LiteLLM's metrics, e.g. "
+                "[client_ip, user_agent] (the role's default)." % (labels, where)]
+    problems = []
+    for label in labels:
+        if not isinstance(label, str) or not PROMETHEUS_LABEL_NAME.match(label):
+            problems.append("litellm_metrics_exclude_labels entry %r %s is not a Prometheus label name; write names "
+                            "such as client_ip or user_agent (letters, digits and _)." % (label, where))
+        elif label in GATEWAY_METRIC_LABELS_READ:
+            problems.append(
+                "litellm_metrics_exclude_labels %s drops %s, which the platform reads (the scale-to-zero wake query "
+                "selects requested_model; the gateway dashboard sums by %s); remove it from the list."
+                % (where, label, ", ".join(GATEWAY_METRIC_LABELS_READ)))
+    return problems
 
 
 def gateway_problems(settings, tenants=(), where="in the inventory's group_vars/all", api_port=None):
     """The LiteLLM gateway's database, Service and tenants: {'errors': [...], 'warnings': [...]} (sentences).
 
     settings: litellm_database, litellm_service_type, litellm_node_port, litellm_node_port_source_cidrs,
-    litellm_ingress_enabled, litellm_metrics_port; a name that is absent or '__undefined__' keeps the litellm role's
-    default (the validate stage passes only what the inventory sets; the role passes every value). api_port: the
-    gateway's API port (platform_ports.gateway), which the metrics port must differ from.
+    litellm_ingress_enabled, litellm_metrics_port, litellm_metrics_exclude_labels; a name that is absent or
+    '__undefined__' keeps the litellm role's default (the validate stage passes only what the inventory sets; the role
+    passes every value). api_port: the gateway's API port (platform_ports.gateway), which the metrics port must
+    differ from.
     """
     if not isinstance(settings, Mapping):
         raise AnsibleFilterError("gateway_problems expects a mapping of the litellm_* settings")
@@ -526,6 +552,8 @@ def gateway_problems(settings, tenants=(), where="in the inventory's group_vars/
                 "litellm_metrics_port is %d %s, the gateway's API port (platform_ports.gateway): LiteLLM serves its "
                 "unauthenticated metrics on a port of their own; write another, e.g. litellm_metrics_port: %d."
                 % (metrics_port, where, metrics_port + 1))
+    if "litellm_metrics_exclude_labels" in values:
+        errors.extend(_metrics_exclude_labels_problems(values["litellm_metrics_exclude_labels"], where))
     ingress_ok, ingress = as_bool(values.get("litellm_ingress_enabled", True))
     if not ingress_ok:
         errors.append("litellm_ingress_enabled is '%s' %s; write true or false."
