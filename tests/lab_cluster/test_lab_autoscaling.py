@@ -177,7 +177,9 @@ def test_a_scale_to_zero_model_sleeps_and_a_request_through_the_gateway_wakes_it
         )
         TIMINGS["scale to zero: platform applied -> no pod"] = time.monotonic() - started
         # The gateway's count for the model before (it was idle longer than a scrape interval: Prometheus has it).
-        counted = f'sum(litellm_proxy_total_requests_metric_total{{requested_model="{name}"}})'
+        requests = "litellm_proxy_total_requests_metric_total"
+        of_model = f'{requests}{{requested_model="{name}"}}'
+        counted = f"sum({of_model})"
         before = query_value(counted) or 0
         request = gateway_request(
             "/v1/chat/completions",
@@ -193,13 +195,12 @@ def test_a_scale_to_zero_model_sleeps_and_a_request_through_the_gateway_wakes_it
         TIMINGS["scale to zero: request -> wake query > 0"] = time.monotonic() - started
         assert (query_value(counted) or 0) >= before + 1, f"{counted} did not count the request (before: {before})"
         # No client address or user agent in the gateway's series (roles/litellm litellm_metrics_exclude_labels).
-        series = prometheus("series", **{"match[]": "litellm_proxy_total_requests_metric_total",
-                                          "start": str(time.time() - 60)})
+        series = prometheus("series", **{"match[]": requests, "start": str(time.time() - 60)})
         assert series and not [s for s in series if {"client_ip", "user_agent"} & set(s)], series[:3]
         # What rate() alone (the query before) makes of it: when the request started a series of its own (the first
         # failure on this gateway pod), its first count is invisible to it.
         window = KEDA["keda_wake_window"]
-        rate = f'sum(rate(litellm_proxy_total_requests_metric_total{{requested_model="{name}"}}[{window}]))'
+        rate = f"sum(rate({of_model}[{window}]))"
         print(f"{rate} now: {query_value(rate)}")
         wait(f"{name} woken to a ready replica", lambda: deployment(name)["status"].get("readyReplicas"), 300, 3)
         TIMINGS["scale to zero: request -> ready replica"] = time.monotonic() - started

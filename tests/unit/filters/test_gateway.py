@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_collections.inference.platform.plugins.filter.inventory import gateway_problems
+from ansible_collections.inference.platform.plugins.filter.inventory import GATEWAY_METRIC_LABELS_READ, gateway_problems
 
 ROOT = Path(__file__).resolve().parents[3]
 LITELLM_DEFAULTS = yaml.safe_load((ROOT / "roles/litellm/defaults/main.yml").read_text())
@@ -159,8 +159,6 @@ def test_dropping_a_label_the_platform_reads_is_refused(label):
 def test_the_labels_the_platform_reads_are_the_ones_its_queries_use():
     """GATEWAY_METRIC_LABELS_READ is the one list the rule keeps; the KEDA template and the dashboards are where the
     labels are read, so a query that starts reading another LiteLLM label must add it there."""
-    from ansible_collections.inference.platform.plugins.filter.inventory import GATEWAY_METRIC_LABELS_READ
-
     keda = (ROOT / "roles/keda/templates/objects.yaml.j2").read_text()
     dashboards = [line for line in (ROOT / "roles/monitoring/vars/dashboards.yml").read_text().splitlines()
                   if "litellm_" in line and not line.lstrip().startswith("#")]
