@@ -24,12 +24,16 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LOG_DIR = PROJECT_ROOT / "build" / "gates"
-# Lines that say why a gate failed: Ansible's failed task results, pytest's failures and assertion lines.
-FAILURE_LINE = re.compile(r"^(fatal: \[|failed: \[|FAILED |ERROR |E   )")
+# Lines that say why a gate failed: Ansible's failed task results (not its retries), pytest's failures and
+# assertion lines.
+FAILURE_LINE = re.compile(r"^(fatal: \[|failed: \[|FAILED (?!- RETRYING)|ERROR |E   )")
 # A failed gate's log is printed whole, but a CI record may keep only the end of the output: the summary
-# repeats the failure lines (each with the lines after it, up to a blank line) so that the end says why.
+# repeats the failure lines (each with the lines after it, up to a blank line) so that the end says why,
+# and the red gate's own summary line is followed by its first failure on one line (a record once kept
+# fewer lines than the excerpt, and lost the failed task).
 EXCERPT_LINES = 60
 EXCERPT_FOLLOW = 15
+REASON_CHARS = 600
 
 
 @dataclass
@@ -122,33 +126,49 @@ def run(slots: int, gates: list[Gate]) -> None:
         time.sleep(1)
 
 
-def failure_excerpt(log: str) -> list[str]:
-    """The lines of a failed gate's log that say why: each failure line and what follows it up to a blank
-    line, at most EXCERPT_LINES in all; the last 20 lines when no line looks like a failure."""
+def failure_blocks(log: str) -> list[list[str]]:
+    """Each failure line of a log with what follows it up to a blank line (at most EXCERPT_FOLLOW lines)."""
     lines = log.splitlines()
-    excerpt: list[str] = []
+    blocks: list[list[str]] = []
     index = 0
-    while index < len(lines) and len(excerpt) < EXCERPT_LINES:
+    while index < len(lines):
         if FAILURE_LINE.match(lines[index]):
             end = index + 1
             while end < len(lines) and end - index < EXCERPT_FOLLOW and lines[end].strip():
                 end += 1
-            excerpt.extend(lines[index:end])
+            blocks.append(lines[index:end])
             index = end
         else:
             index += 1
-    return excerpt[:EXCERPT_LINES] or lines[-20:]
+    return blocks
+
+
+def failure_excerpt(log: str) -> list[str]:
+    """The lines of a failed gate's log that say why: the failure blocks, at most EXCERPT_LINES in all; the
+    last 20 lines when no line looks like a failure."""
+    excerpt = [line for block in failure_blocks(log) for line in block]
+    return excerpt[:EXCERPT_LINES] or log.splitlines()[-20:]
+
+
+def first_reason(log: str) -> str:
+    """The first failure block on one line (whitespace collapsed, at most REASON_CHARS), or the log's last line."""
+    blocks = failure_blocks(log)
+    lines = blocks[0] if blocks else log.splitlines()[-1:]
+    reason = " ".join(" ".join(lines).split())
+    return reason if len(reason) <= REASON_CHARS else reason[: REASON_CHARS - 3] + "..."
 
 
 def summary(gates: list[Gate]) -> bool:
     for gate in gates:
         if gate.result.startswith("FAILED"):
-            print(f"\n=== why gate {gate.name} failed (from {gate.log.relative_to(PROJECT_ROOT)}):", flush=True)
+            print(f"\n=== why gate {gate.name} failed (from {os.path.relpath(gate.log, PROJECT_ROOT)}):", flush=True)
             print("\n".join(failure_excerpt(gate.log.read_text(encoding="utf-8", errors="replace"))))
     print("\n=== summary", flush=True)
     for gate in gates:
         seconds = f" ({gate.seconds}s)" if gate.result != "not run" else ""
         print(f"gate {gate.name:<28} {gate.result}{seconds}")
+        if gate.result.startswith("FAILED"):
+            print(f"    why: {first_reason(gate.log.read_text(encoding='utf-8', errors='replace'))}")
     passed = sum(gate.result == "passed" for gate in gates)
     failed = sum(gate.result.startswith("FAILED") for gate in gates)
     print(f"gates: {passed} passed, {failed} failed, {len(gates) - passed - failed} not run or stopped")

@@ -19,6 +19,10 @@ ANSIBLE_LOG = """\
 TASK [node_reset : List the processes] *****************************************
 ok: [molecule-reset-server-1]
 
+TASK [node_reset : Wait for the runtime] ****************************************
+FAILED - RETRYING: [molecule-reset-server-1]: Wait for the runtime (3 retries left).
+ok: [molecule-reset-server-1]
+
 TASK [node_reset : Kill the container shims and their containers] **************
 changed: [molecule-reset-agent-1]
 fatal: [molecule-reset-server-1]: FAILED! => changed=true
@@ -49,7 +53,29 @@ def test_an_ansible_failure_is_repeated_with_its_result_and_nothing_else():
     excerpt = load_run_gates().failure_excerpt(ANSIBLE_LOG)
     assert excerpt[0] == "fatal: [molecule-reset-server-1]: FAILED! => changed=true"
     assert "  stderr: 'kill: (4242): No such process'" in excerpt
-    assert not any("PLAY RECAP" in line or line.startswith("changed:") for line in excerpt)
+    assert not any("PLAY RECAP" in line or line.startswith(("changed:", "FAILED - RETRYING")) for line in excerpt)
+
+
+def test_the_summary_line_of_a_red_gate_is_followed_by_its_first_failure_on_one_line(tmp_path, capsys):
+    run_gates = load_run_gates()
+    red, green = run_gates.Gate("molecule:reset", []), run_gates.Gate("ruff", [])
+    red.log, red.result, red.seconds = tmp_path / "red.log", "FAILED (exit 2)", 47
+    red.log.write_text(ANSIBLE_LOG)
+    green.result = "passed"
+    assert run_gates.summary([green, red]) is False
+    lines = capsys.readouterr().out.splitlines()
+    at = lines.index(f"gate {'molecule:reset':<28} FAILED (exit 2) (47s)")
+    assert lines[at + 1] == (
+        "    why: fatal: [molecule-reset-server-1]: FAILED! => changed=true cmd: - kill rc: 1 "
+        "stderr: 'kill: (4242): No such process'"
+    )
+    assert lines[at + 2] == "gates: 1 passed, 1 failed, 0 not run or stopped"
+
+
+def test_a_long_first_failure_is_cut_to_its_bound():
+    run_gates = load_run_gates()
+    reason = run_gates.first_reason("fatal: [h]: FAILED! => " + "x" * 5000)
+    assert len(reason) == run_gates.REASON_CHARS and reason.endswith("...")
 
 
 def test_pytest_assertion_lines_and_the_short_summary_are_repeated():
