@@ -26,6 +26,7 @@ CASES = {
     "lab settings": (),
     "lab settings, check mode": ("--check",),
     "memory threshold": ("-e", '{"preflight_min_memory_gib": 100000}'),
+    "disk threshold": ("-e", '{"preflight_min_disk_gib": 100000}'),
     "gpu check on": ("-e", '{"preflight_gpu_check": true, "inference_models": []}'),
     "host driver": ("-e", "preflight_nvidia_driver_package_pattern=^dpkg$"),
     # A string, as -e and AWX surveys give it: the opt-in is off.
@@ -128,7 +129,7 @@ def test_the_gpu_check_says_it_was_skipped_and_why(runs):
         "GPU sizing (CPUs and memory per GPU) is skipped with it; nothing here proves this host can run a model."
     ) in notes
     assert "NVIDIA GPUs: not checked" in summary
-    assert "(needs 40.0)" in summary, "30 GiB base + the model's 10Gi cache on the GPU node"
+    assert "(needs 11.0)" in summary, "1 GiB base (converge.yml) + the model's 10Gi cache on the GPU node"
 
 
 def test_too_little_memory_fails_with_the_threshold_named(runs):
@@ -141,6 +142,27 @@ def test_too_little_memory_fails_with_the_threshold_named(runs):
             rf"{name}: [0-9.]+ GiB of memory, needs 100000 GiB \(preflight_min_memory_gib\); use a host with more "
             r"memory, or a model with fewer GPUs per replica, or lower the threshold if you have measured less is "
             r"enough\.",
+            errors[0],
+        ), errors[0]
+
+
+def test_too_little_disk_fails_naming_the_threshold_and_the_model_caches(runs):
+    """The GPU node's need adds the model's 10Gi cache (local-path storage on the node's disk); a server's does not."""
+    run = runs["disk threshold"]
+    assert run["rc"] == 2
+    assert set(run["failures"]) == {SERVER, GPU_AGENT}
+    caches = " + 10.0 GiB of model caches: cache_size of every model, or preflight_model_cache_size_default"
+    network = ", or put the model caches on network storage (preflight_model_cache_on_node_disk: false)"
+    expected = {
+        SERVER: ("100000 GiB (preflight_min_disk_gib 100000)", ""),
+        GPU_AGENT: (f"100010.0 GiB (preflight_min_disk_gib 100000{caches})", network),
+    }
+    for name, errors in run["failures"].items():
+        assert len(errors) == 1, errors
+        needs, advice = expected[name]
+        assert re.fullmatch(
+            rf"{name}: [0-9.]+ GiB free on /var/lib, needs "
+            + re.escape(f"{needs}; free or add disk under /var/lib{advice}."),
             errors[0],
         ), errors[0]
 
