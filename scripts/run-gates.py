@@ -159,16 +159,19 @@ def first_reason(log: str) -> str:
 
 
 def summary(gates: list[Gate]) -> bool:
+    reasons: dict[str, str] = {}
     for gate in gates:
         if gate.result.startswith("FAILED"):
+            log = gate.log.read_text(encoding="utf-8", errors="replace")
             print(f"\n=== why gate {gate.name} failed (from {os.path.relpath(gate.log, PROJECT_ROOT)}):", flush=True)
-            print("\n".join(failure_excerpt(gate.log.read_text(encoding="utf-8", errors="replace"))))
+            print("\n".join(failure_excerpt(log)))
+            reasons[gate.name] = first_reason(log)
     print("\n=== summary", flush=True)
     for gate in gates:
         seconds = f" ({gate.seconds}s)" if gate.result != "not run" else ""
         print(f"gate {gate.name:<28} {gate.result}{seconds}")
-        if gate.result.startswith("FAILED"):
-            print(f"    why: {first_reason(gate.log.read_text(encoding='utf-8', errors='replace'))}")
+        if gate.name in reasons:
+            print(f"    why: {reasons[gate.name]}")
     passed = sum(gate.result == "passed" for gate in gates)
     failed = sum(gate.result.startswith("FAILED") for gate in gates)
     print(f"gates: {passed} passed, {failed} failed, {len(gates) - passed - failed} not run or stopped")
